@@ -1,0 +1,1 @@
+"""Sub-commands of the ``sitelog`` CLI; each module has ``register(subparsers)`` and ``run(args)``."""

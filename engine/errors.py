@@ -1,0 +1,64 @@
+"""Errors raised by the running parts of sitelog (site logs, embedded services, CLI).
+
+Library errors (aiokafka, psycopg, subprocess failures) are translated into these
+at the adapter that meets them; nothing above the adapter sees a library exception.
+"""
+
+from __future__ import annotations
+
+from schemas.errors import SitelogError
+
+__all__ = [
+    "BrokerUnavailableError",
+    "ConfigError",
+    "EmbeddedServiceError",
+    "SiteLogError",
+    "SitelogError",
+]
+
+
+class ConfigError(SitelogError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class SiteLogError(SitelogError):
+    """A site log operation failed (produce, topic creation, offsets)."""
+
+
+class BrokerUnavailableError(SiteLogError):
+    """The brokers of a site could not be reached within the configured bound."""
+
+
+class EmbeddedServiceError(SitelogError):
+    """An embedded broker or PostgreSQL server could not be found, started or stopped."""
+
+
+class LogWentBackwardsError(SiteLogError):
+    """A partition's log end is below an offset already consumed: the log was lost or replaced.
+
+    Re-applying from there would silently apply different events under old offsets,
+    so the site stops until an operator rebuilds from the logs (``sitelog replay``).
+    """
+
+    def __init__(self, site: str, partition: int, expected: int, log_end: int) -> None:
+        super().__init__(
+            f"site {site} partition {partition}: log end {log_end} is before offset {expected} "
+            "already consumed; the log went backwards (broker data lost?), stopping this site"
+        )
+        self.site, self.partition, self.expected, self.log_end = site, partition, expected, log_end
+
+
+class LogGapError(SiteLogError):
+    """The next offset to read is no longer in the log (deleted by retention)."""
+
+    def __init__(self, site: str, partition: int, expected: int, log_start: int) -> None:
+        super().__init__(
+            f"site {site} partition {partition}: offset {expected} was deleted from the log "
+            f"(it now starts at {log_start}); events in between are lost for this node"
+        )
+        self.site, self.partition, self.expected, self.log_start = (
+            site,
+            partition,
+            expected,
+            log_start,
+        )

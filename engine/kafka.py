@@ -1,0 +1,113 @@
+"""The aiokafka adapter: connection settings (TLS, SASL), bounded start-up, topic creation.
+
+aiokafka's exceptions stop here: callers see :class:`BrokerUnavailableError` or
+:class:`SiteLogError` with one line naming the site and the brokers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.helpers import create_ssl_context
+
+from engine.errors import BrokerUnavailableError, ConfigError, SiteLogError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_TOPIC_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """How to reach one site's Kafka cluster. Passed through to every aiokafka client."""
+
+    bootstrap_servers: str
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    client_id: str = "sitelog"
+    #: Seconds to reach the brokers (start-up, topic creation) before giving up.
+    connect_timeout: float = 10.0
+    #: Seconds a produce request may wait for its acknowledgement.
+    request_timeout: float = 30.0
+    #: Replication factor of topics sitelog creates (-1: the broker's default).
+    replication_factor: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap_servers.strip():
+            raise ConfigError("kafka bootstrap_servers is empty")
+        if self.security_protocol not in _SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"kafka security_protocol {self.security_protocol!r} is not one of "
+                + ", ".join(_SECURITY_PROTOCOLS)
+            )
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments common to aiokafka's producer, consumer and admin client."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+            "client_id": self.client_id,
+            "request_timeout_ms": int(self.request_timeout * 1000),
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            kwargs["ssl_context"] = create_ssl_context(
+                cafile=self.ssl_cafile,
+                certfile=self.ssl_certfile,
+                keyfile=self.ssl_keyfile,
+                password=self.ssl_password,
+            )
+        if self.security_protocol.startswith("SASL"):
+            kwargs["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
+            kwargs["sasl_plain_username"] = self.sasl_username
+            kwargs["sasl_plain_password"] = self.sasl_password
+        return kwargs
+
+
+async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
+    """Await a broker operation, turning a hang or an aiokafka error into one clear error."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except (TimeoutError, KafkaTimeoutError):
+        raise BrokerUnavailableError(f"{what}: no answer within {seconds:g}s") from None
+    except KafkaConnectionError:
+        raise BrokerUnavailableError(f"{what}: brokers unreachable") from None
+    except KafkaError as exc:
+        raise SiteLogError(f"{what}: {type(exc).__name__}: {exc}") from None
+
+
+async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> None:
+    """Create ``topic`` with ``partitions`` partitions unless it already exists."""
+    admin = AIOKafkaAdminClient(**settings.client_kwargs())
+    what = f"creating topic {topic} on {settings.bootstrap_servers}"
+    try:
+        await bounded(admin.start(), settings.connect_timeout, what)
+        response = await bounded(
+            admin.create_topics(
+                [NewTopic(topic, partitions, settings.replication_factor)],
+                timeout_ms=int(settings.connect_timeout * 1000),
+            ),
+            settings.connect_timeout,
+            what,
+        )
+        for _topic, code, message in response.topic_errors:
+            if code not in (0, _TOPIC_EXISTS):
+                raise SiteLogError(f"{what}: error {code}: {message}")
+            if code == 0:
+                log.info("created topic %s with %d partitions", topic, partitions)
+    finally:
+        await admin.close()
