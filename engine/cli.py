@@ -8,7 +8,6 @@ a :class:`SitelogError` (bad input, unreachable broker, invalid setting) prints
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,8 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced replication for distributed monitoring: "
         "per-site Kafka logs replayed into PostgreSQL projections.",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more logging on stderr (-vv for the Kafka client too)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logging on stderr (-vv for the Kafka client too)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     produce.register(commands)
     return parser
@@ -45,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     try:
-        return int(asyncio.run(args.run(args)))
+        return int(args.run(args))
     except SitelogError as exc:
         print(f"sitelog: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
@@ -33,6 +33,9 @@ from schemas.types import check_site_name
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 4
+
+#: A record queued by the writer: aiokafka's future of its RecordMetadata.
+Pending = asyncio.Future[Any]
 
 
 def topic_for(site: str) -> str:
@@ -103,72 +106,83 @@ class SiteLogWriter:
         self.codec = codec or Codec()
         self._partitions = partitions
         self._create_topic = create_topic
-        self._producer = AIOKafkaProducer(
+        self._producer_options = {
             **settings.client_kwargs(),
-            acks="all",
-            enable_idempotence=False,
-            linger_ms=linger_ms,
-            max_batch_size=max_batch_size,
-        )
-        self._started = False
+            "acks": "all",
+            "enable_idempotence": False,
+            "linger_ms": linger_ms,
+            "max_batch_size": max_batch_size,
+        }
+        self._producer: AIOKafkaProducer | None = None
 
     def _what(self, action: str) -> str:
         return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"
 
     async def start(self) -> None:
+        # aiokafka clients bind to the running loop when built, so they are built here.
+        producer = self._producer = AIOKafkaProducer(**self._producer_options)
         try:
             await bounded(
-                self._producer.start(), self.settings.connect_timeout, self._what("connecting to")
+                producer.start(), self.settings.connect_timeout, self._what("connecting to")
             )
             if self._create_topic:
                 await ensure_topic(self.settings, self.topic, self._partitions)
         except BaseException:
-            await self._close_quietly()
+            await self._close_quietly(producer)
+            self._producer = None
             raise
-        self._started = True
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise SiteLogError(f"{self._what('writing to')}: the writer is not started")
+        return self._producer
 
     async def stop(self) -> None:
         """Flush what was sent and disconnect (bounded: an unreachable broker cannot hang it)."""
-        if not self._started:
+        producer, self._producer = self._producer, None
+        if producer is None:
             return
-        self._started = False
         try:
-            await bounded(
-                self._producer.flush(), self.settings.request_timeout, self._what("flushing")
-            )
+            await bounded(producer.flush(), self.settings.request_timeout, self._what("flushing"))
         finally:
-            await self._close_quietly()
+            await self._close_quietly(producer)
 
-    async def _close_quietly(self) -> None:
+    async def _close_quietly(self, producer: AIOKafkaProducer) -> None:
         try:
-            await asyncio.wait_for(self._producer.stop(), self.settings.connect_timeout)
+            await asyncio.wait_for(producer.stop(), self.settings.connect_timeout)
         except (TimeoutError, KafkaError) as exc:
             log.warning("%s: %s", self._what("closing"), exc)
 
-    async def send_raw(self, key: bytes, value: bytes) -> asyncio.Future[Appended]:
-        """Queue an encoded record; the future resolves once the brokers acknowledged it."""
+    async def send_raw(self, key: bytes, value: bytes) -> Pending:
+        """Queue an encoded record in the current batch; see :meth:`acknowledged`."""
         try:
-            ack = await self._producer.send(self.topic, value=value, key=key)
+            return await self.producer.send(self.topic, value=value, key=key)  # type: ignore[no-any-return]
         except KafkaError as exc:
             raise SiteLogError(f"{self._what('appending to')}: {exc}") from None
-        return asyncio.ensure_future(self._appended(ack))
 
-    async def _appended(self, ack: asyncio.Future[object]) -> Appended:
-        metadata = await bounded(ack, self.settings.request_timeout, self._what("appending to"))
-        return Appended(metadata.partition, metadata.offset)  # type: ignore[attr-defined]
-
-    async def send(self, event: Event) -> asyncio.Future[Appended]:
-        """Encode and queue an event (batched with others); await the future for its offset."""
+    async def send(self, event: Event) -> Pending:
+        """Encode and queue an event in the current batch; see :meth:`acknowledged`."""
         return await self.send_raw(event.key.encode(), self.codec.encode(event))
+
+    async def acknowledged(self, pending: Sequence[Pending]) -> list[Appended]:
+        """Where each sent record landed, once the brokers acknowledged them all.
+
+        One bounded wait for the whole lot: a wait per record would cost more than
+        encoding it.
+        """
+        metadata = await bounded(
+            asyncio.gather(*pending), self.settings.request_timeout, self._what("appending to")
+        )
+        return [Appended(m.partition, m.offset) for m in metadata]
 
     async def append(self, event: Event) -> Appended:
         """Append one event and wait for its acknowledgement."""
-        return await (await self.send(event))
+        return (await self.acknowledged([await self.send(event)]))[0]
 
     async def append_many(self, events: Iterable[Event]) -> list[Appended]:
         """Append events in order (batched), and wait until all are acknowledged."""
-        futures = [await self.send(event) for event in events]
-        return list(await asyncio.gather(*futures))
+        return await self.acknowledged([await self.send(event) for event in events])
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -267,14 +281,13 @@ class SiteLogReader:
         self._max_records = max_records
         self._create_topic = create_topic
         self._new_topic_partitions = partitions
-        self._consumer = _consumer(
-            settings,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-            max_partition_fetch_bytes=max_partition_fetch_bytes,
-        )
+        self._consumer_options = {
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "max_partition_fetch_bytes": max_partition_fetch_bytes,
+        }
+        self._consumer: AIOKafkaConsumer | None = None
         self._partitions: list[int] = []
         self._next: dict[int, int] = {}
-        self._started = False
 
     def _what(self, action: str) -> str:
         return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"
@@ -289,19 +302,27 @@ class SiteLogReader:
         return dict(self._next)
 
     async def start(self) -> None:
+        if self._create_topic:
+            await ensure_topic(self.settings, self.topic, self._new_topic_partitions)
+        # aiokafka clients bind to the running loop when built, so they are built here.
+        consumer = self._consumer = _consumer(self.settings, **self._consumer_options)
         try:
-            if self._create_topic:
-                await ensure_topic(self.settings, self.topic, self._new_topic_partitions)
             await bounded(
-                self._consumer.start(), self.settings.connect_timeout, self._what("connecting to")
+                consumer.start(), self.settings.connect_timeout, self._what("connecting to")
             )
             self._partitions = await _partitions(
-                self._consumer, self.topic, self.settings.connect_timeout
+                consumer, self.topic, self.settings.connect_timeout
             )
         except BaseException:
-            await self._consumer.stop()
+            self._consumer = None
+            await consumer.stop()
             raise
-        self._started = True
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise SiteLogError(f"{self._what('reading')}: the reader is not started")
+        return self._consumer
 
     async def assign(self, offsets: Mapping[int, int] | None = None) -> None:
         """Read every partition, from the given offset, or from the log start if none is given."""
@@ -311,10 +332,10 @@ class SiteLogReader:
             raise SiteLogError(f"{self.topic} has no partition {unknown[0]}")
         starts = {p: o.start for p, o in (await self.log_offsets()).items()}
         tps = [TopicPartition(self.topic, p) for p in self._partitions]
-        self._consumer.assign(tps)
+        self.consumer.assign(tps)
         for tp in tps:
             self._next[tp.partition] = offsets.get(tp.partition, starts[tp.partition])
-            self._consumer.seek(tp, self._next[tp.partition])
+            self.consumer.seek(tp, self._next[tp.partition])
 
     async def log_offsets(self) -> dict[int, PartitionOffsets]:
         """Log start and end of every partition, asked of the brokers now."""
@@ -322,7 +343,8 @@ class SiteLogReader:
 
     def high_watermark(self, partition: int) -> int | None:
         """The partition's log end as of the last fetch (None before the first one)."""
-        return self._consumer.highwater(TopicPartition(self.topic, partition))  # type: ignore[no-any-return]
+        tp = TopicPartition(self.topic, partition)
+        return self.consumer.highwater(tp)  # type: ignore[no-any-return]
 
     async def read(self, timeout: float = 1.0) -> list[ReadBatch]:
         """The next records, at most ``max_records``; an empty list if none came within ``timeout``.
@@ -331,7 +353,7 @@ class SiteLogReader:
         already consumed, and LogGapError when the next offset was deleted.
         """
         try:
-            fetched = await self._consumer.getmany(
+            fetched = await self.consumer.getmany(
                 timeout_ms=int(timeout * 1000), max_records=self._max_records
             )
         except OffsetOutOfRangeError as exc:
@@ -341,7 +363,7 @@ class SiteLogReader:
             raise SiteLogError(f"{self._what('reading')}: {type(exc).__name__}: {exc}") from None
         batches = []
         for tp, records in fetched.items():
-            batch = ReadBatch(self.site, tp.partition, high_watermark=self._consumer.highwater(tp))
+            batch = ReadBatch(self.site, tp.partition, high_watermark=self.consumer.highwater(tp))
             for record in records:
                 try:
                     batch.events.append((record.offset, self.codec.decode(record.value or b"")))
@@ -380,9 +402,9 @@ class SiteLogReader:
         raise SiteLogError(f"{self._what('reading')}: offset out of range: {exc}")
 
     async def stop(self) -> None:
-        if self._started:
-            self._started = False
-            await self._consumer.stop()
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()

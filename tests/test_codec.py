@@ -71,7 +71,9 @@ def _older_schema() -> dict[str, Any]:
     payload["type"] = payload["type"][:-1]
     for branch in payload["type"]:
         if isinstance(branch, dict) and branch["name"] == "ServiceCheckResult":
-            branch["fields"] = [f for f in branch["fields"] if f["name"] not in ("latency", "poller")]
+            branch["fields"] = [
+                f for f in branch["fields"] if f["name"] not in ("latency", "poller")
+            ]
     return schema
 
 

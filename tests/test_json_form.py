@@ -45,14 +45,20 @@ def test_states_by_name_or_by_nagios_return_code() -> None:
         ("Nope", GOOD, "unknown event type 'Nope'"),
         ("ServiceCheckResult", [], "'payload' must be a JSON object"),
         ("ServiceCheckResult", {**GOOD, "colour": 1}, "unknown field 'colour'"),
-        ("ServiceCheckResult", {k: v for k, v in GOOD.items() if k != "output"},
-         "missing field 'output'"),
+        (
+            "ServiceCheckResult",
+            {k: v for k, v in GOOD.items() if k != "output"},
+            "missing field 'output'",
+        ),
         ("ServiceCheckResult", {**GOOD, "state": "RED"}, "field 'state': 'RED' is not one of"),
         ("ServiceCheckResult", {**GOOD, "state": 9}, "field 'state': 9 is not one of"),
         ("ServiceCheckResult", {**GOOD, "attempt": "3"}, "field 'attempt': expected an integer"),
         ("ServiceCheckResult", {**GOOD, "attempt": True}, "field 'attempt': expected an integer"),
-        ("HostDefined", {"host_name": "h", "site_name": "p", "groups": "g"},
-         "field 'groups': expected a list of strings"),
+        (
+            "HostDefined",
+            {"host_name": "h", "site_name": "p", "groups": "g"},
+            "field 'groups': expected a list of strings",
+        ),
     ],
 )
 def test_bad_input_names_what_is_wrong(type_name: str, fields: object, message: str) -> None:

@@ -1,1 +1,4 @@
-"""Sub-commands of the ``sitelog`` CLI; each module has ``register(subparsers)`` and ``run(args)``."""
+"""Sub-commands of the ``sitelog`` CLI.
+
+Each module has ``register(subparsers)`` and a ``run(args) -> int`` it sets as default.
+"""

@@ -10,6 +10,7 @@ status is 0 when every line was appended, 1 when some were rejected.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -43,10 +44,18 @@ def register(commands: Any) -> None:
         default=os.environ.get("SITELOG_BOOTSTRAP"),
         help="Kafka bootstrap servers of the site (env SITELOG_BOOTSTRAP)",
     )
-    parser.add_argument("--origin", default=os.environ.get("SITELOG_ORIGIN", "sitelog-produce"),
-                        help="who writes the events (env SITELOG_ORIGIN)")
-    parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="give up when the brokers do not answer within this time")
+    parser.add_argument(
+        "--origin",
+        default=os.environ.get("SITELOG_ORIGIN", "sitelog-produce"),
+        help="who writes the events (env SITELOG_ORIGIN)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up when the brokers do not answer within this time",
+    )
     parser.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     parser.set_defaults(run=run)
 
@@ -69,8 +78,9 @@ def parse_line(line: str, *, site: str, origin: str, clock: HybridLogicalClock) 
     target = obj.get("target_site")
     if target is not None and not isinstance(target, str):
         raise InvalidEventError("'target_site' must be a string")
-    event = Event.create(payload, site=site, origin=origin, clock=clock,
-                         target_site=target, event_time=event_time)
+    event = Event.create(
+        payload, site=site, origin=origin, clock=clock, target_site=target, event_time=event_time
+    )
     if "event_id" in obj:
         if not isinstance(obj["event_id"], str):
             raise InvalidEventError("'event_id' must be a UUID string")
@@ -104,36 +114,34 @@ async def produce_lines(
             print(f"sitelog produce: line {number}: {exc}", file=errors)
             continue
         if len(pending) >= _FLUSH_EVERY:
-            for future in pending:
-                await future
-            appended += len(pending)
+            appended += len(await writer.acknowledged(pending))
             pending.clear()
-    for future in pending:
-        await future
-    return appended + len(pending), rejected
+    appended += len(await writer.acknowledged(pending))
+    return appended, rejected
 
 
-async def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if not args.bootstrap:
         raise ConfigError("no Kafka bootstrap servers: pass --bootstrap or set SITELOG_BOOTSTRAP")
-    settings = KafkaSettings(args.bootstrap, connect_timeout=args.connect_timeout,
-                             request_timeout=args.connect_timeout)
+    settings = KafkaSettings(
+        args.bootstrap, connect_timeout=args.connect_timeout, request_timeout=args.connect_timeout
+    )
     check_site_name(args.site)
-    stream: TextIO
     if args.file == "-":
-        stream = sys.stdin
-    else:
-        try:
-            stream = open(args.file, encoding="utf-8")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+        return asyncio.run(_produce(args, settings, sys.stdin))
     try:
-        async with SiteLogWriter(args.site, settings) as writer:
-            appended, rejected = await produce_lines(writer, _lines(stream), origin=args.origin,
-                                                     errors=sys.stderr)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
-    print(f"appended {appended} events to {writer.topic}, rejected {rejected} lines",
-          file=sys.stderr)
+        with open(args.file, encoding="utf-8") as stream:
+            return asyncio.run(_produce(args, settings, stream))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+
+
+async def _produce(args: argparse.Namespace, settings: KafkaSettings, stream: TextIO) -> int:
+    async with SiteLogWriter(args.site, settings) as writer:
+        appended, rejected = await produce_lines(
+            writer, _lines(stream), origin=args.origin, errors=sys.stderr
+        )
+    print(
+        f"appended {appended} events to {writer.topic}, rejected {rejected} lines", file=sys.stderr
+    )
     return 1 if rejected else 0

@@ -1,0 +1,79 @@
+"""Shared benchmark plumbing: results as JSON lines, medians of alternating rounds, services."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engine.embedded import EmbeddedBroker
+
+
+@dataclass
+class Result:
+    """One benchmark figure beside its same-run baseline; ``ratio`` = value / baseline."""
+
+    bench: str
+    value: float
+    unit: str
+    baseline: float
+    baseline_name: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float("nan")
+
+    def json_line(self) -> str:
+        body = {
+            "bench": self.bench,
+            "value": round(self.value, 1),
+            "unit": self.unit,
+            "baseline": round(self.baseline, 1),
+            "ratio": round(self.ratio, 3),
+            "baseline_name": self.baseline_name,
+            **self.extra,
+        }
+        return orjson.dumps(body).decode()
+
+
+def median_rate(samples: list[float]) -> float:
+    return statistics.median(samples)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds taken by ``fn()``."""
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def alternate(rounds: int, *runs: Callable[[int], float]) -> list[list[float]]:
+    """Run each measurement once per round, alternating, so that noise hits them all alike."""
+    samples: list[list[float]] = [[] for _ in runs]
+    for round_no in range(rounds):
+        for i, run in enumerate(runs):
+            samples[i].append(run(round_no))
+    return samples
+
+
+@contextmanager
+def broker() -> Iterator[str]:
+    """Bootstrap servers: SITELOG_BENCH_BOOTSTRAP, or an embedded broker for this run."""
+    if given := os.environ.get("SITELOG_BENCH_BOOTSTRAP"):
+        yield given
+        return
+    with EmbeddedBroker() as embedded:
+        yield embedded.bootstrap_servers
+
+
+def note(message: str) -> None:
+    """Progress for the person running the benchmarks; stdout stays pure JSON lines."""
+    print(message, file=sys.stderr, flush=True)

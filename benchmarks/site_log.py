@@ -1,0 +1,162 @@
+"""Site log throughput: sitelog's writer and reader against raw aiokafka on the same broker.
+
+- ``site_log_write``: events/s appending check results with ``SiteLogWriter.append_many``
+  (Avro encoding included), against a raw aiokafka producer sending the same
+  pre-encoded bytes with the same keys (one ``send()`` per record, same settings).
+- ``site_log_read``: events/s reading and decoding a log with ``SiteLogReader``,
+  against a raw aiokafka consumer fetching the same records without decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from benchmarks.harness import Result, alternate, broker, median_rate, note
+from engine.kafka import KafkaSettings, ensure_topic
+from engine.site_log import DEFAULT_PARTITIONS, SiteLogReader, SiteLogWriter, topic_for
+from schemas.codec import Codec
+from schemas.event import Event
+from schemas.hlc import HybridLogicalClock
+from schemas.monitoring import ServiceCheckResult
+from schemas.types import ServiceState, StateType
+
+EVENTS = 100_000
+ROUNDS = 3
+
+
+def check_results(site: str, count: int) -> list[Event]:
+    """Realistic check results: 1,000 hosts x 10 services, output and perfdata."""
+    clock = HybridLogicalClock()
+    events = []
+    for i in range(count):
+        host, service = f"host-{i % 1000:04d}", f"service-{(i // 1000) % 10}"
+        payload = ServiceCheckResult(
+            host_name=host,
+            service_description=service,
+            state=ServiceState(i % 4 and 0),
+            state_type=StateType.HARD,
+            attempt=1,
+            max_attempts=3,
+            output=f"OK - load average: 0.{i % 100:02d}, 0.42, 0.40",
+            perfdata=f"load1=0.{i % 100:02d};5;10;0; load5=0.42;4;8;0; load15=0.40;3;6;0;",
+            check_time=1_700_000_000_000_000 + i,
+            execution_time=0.012,
+            latency=0.003,
+            poller="poller-1",
+        )
+        events.append(Event.create(payload, site=site, origin="bench", clock=clock))
+    return events
+
+
+async def _sitelog_write(settings: KafkaSettings, site: str, events: list[Event]) -> float:
+    async with SiteLogWriter(site, settings) as writer:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await writer.append_many(events)
+        return len(events) / (loop.time() - started)
+
+
+async def _raw_write(
+    settings: KafkaSettings, site: str, records: list[tuple[bytes, bytes]]
+) -> float:
+    await ensure_topic(settings, topic_for(site), DEFAULT_PARTITIONS)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        enable_idempotence=False,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+    )
+    await producer.start()
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        futures = [await producer.send(topic_for(site), value=v, key=k) for k, v in records]
+        await asyncio.gather(*futures)
+        return len(records) / (loop.time() - started)
+    finally:
+        await producer.stop()
+
+
+async def _sitelog_read(settings: KafkaSettings, site: str, count: int) -> float:
+    async with SiteLogReader(site, settings, create_topic=False) as reader:
+        await reader.assign()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seen = 0
+        while seen < count:
+            for batch in await reader.read(timeout=2.0):
+                seen += len(batch.events)
+        return count / (loop.time() - started)
+
+
+async def _raw_read(settings: KafkaSettings, site: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=200,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic_for(site), p) for p in range(DEFAULT_PARTITIONS)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seen = 0
+        while seen < count:
+            fetched = await consumer.getmany(timeout_ms=2000, max_records=5000)
+            seen += sum(len(records) for records in fetched.values())
+        return count / (loop.time() - started)
+    finally:
+        await consumer.stop()
+
+
+def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
+    codec = Codec()
+    with broker() as bootstrap:
+        settings = KafkaSettings(bootstrap)
+        sample = check_results("bench", events)
+        encoded = [(e.key.encode(), codec.encode(e)) for e in sample]
+        note(f"site_log: {events} events x {rounds} rounds on {bootstrap}")
+        written: list[str] = []
+
+        def sitelog_write(_: int) -> float:
+            site = f"b{uuid.uuid4().hex[:10]}"
+            written.append(site)
+            return asyncio.run(_sitelog_write(settings, site, sample))
+
+        def raw_write(_: int) -> float:
+            return asyncio.run(_raw_write(settings, f"r{uuid.uuid4().hex[:10]}", encoded))
+
+        ours, raw = alternate(rounds, sitelog_write, raw_write)
+        write = Result(
+            "site_log_write",
+            median_rate(ours),
+            "events/s",
+            median_rate(raw),
+            "aiokafka send() loop, same bytes and keys",
+            {"events": events, "rounds": rounds},
+        )
+
+        def sitelog_read(round_no: int) -> float:
+            return asyncio.run(_sitelog_read(settings, written[round_no], events))
+
+        def raw_read(round_no: int) -> float:
+            return asyncio.run(_raw_read(settings, written[round_no], events))
+
+        ours, raw = alternate(rounds, sitelog_read, raw_read)
+        read = Result(
+            "site_log_read",
+            median_rate(ours),
+            "events/s",
+            median_rate(raw),
+            "aiokafka getmany() without decoding, same log",
+            {"events": events, "rounds": rounds},
+        )
+    return [write, read]

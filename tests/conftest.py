@@ -1,0 +1,73 @@
+"""Shared fixtures: a real Kafka-protocol broker and a real PostgreSQL for the whole session.
+
+``SITELOG_TEST_BOOTSTRAP`` / ``SITELOG_TEST_DSN`` point at existing services; otherwise
+the embedded Tansu broker and PostgreSQL are started once and stopped by their pid at
+the end (also when tests fail). When a service cannot be had, its tests are skipped,
+except with ``CI=true``, where they fail: CI must prove the real thing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.errors import EmbeddedServiceError
+from engine.kafka import KafkaSettings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str, why: object) -> None:
+    message = f"{what} unavailable: {why}"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def bootstrap() -> Iterator[str]:
+    """Bootstrap servers of a real Kafka-protocol broker."""
+    if given := os.environ.get("SITELOG_TEST_BOOTSTRAP"):
+        yield given
+        return
+    try:
+        broker = EmbeddedBroker()
+        broker.start()
+    except EmbeddedServiceError as exc:
+        unavailable("Kafka broker", exc)
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(bootstrap: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap, connect_timeout=15.0)
+
+
+@pytest.fixture
+def site() -> str:
+    """A site name of its own for each test, so tests never share a log."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres | str]:
+    """A real PostgreSQL: the DSN in SITELOG_TEST_DSN, or an embedded server."""
+    if given := os.environ.get("SITELOG_TEST_DSN"):
+        yield given
+        return
+    try:
+        server = EmbeddedPostgres()
+        server.start()
+    except EmbeddedServiceError as exc:
+        unavailable("PostgreSQL", exc)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,104 @@
+"""The ``sitelog`` console script, run as a user would run it (a subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.kafka import KafkaSettings
+from engine.site_log import SiteLogReader
+from schemas.event import Event
+from schemas.monitoring import ServiceCheckResult
+
+SITELOG = str(Path(sys.executable).with_name("sitelog"))
+
+
+def sitelog(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SITELOG, *args], input=stdin, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    result = sitelog("--help")
+    assert result.returncode == 0
+    assert "produce" in result.stdout
+    produce_help = sitelog("produce", "--help")
+    assert produce_help.returncode == 0
+    assert "--site" in produce_help.stdout
+
+
+def test_unreachable_broker_is_one_error_line_and_a_nonzero_exit() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    result = sitelog(
+        "produce",
+        "--site",
+        "paris",
+        "--bootstrap",
+        f"127.0.0.1:{port}",
+        "--connect-timeout",
+        "3",
+        stdin="{}\n",
+        timeout=30,
+    )
+    assert time.monotonic() - started < 20
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("sitelog: error: ")
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_site_name_and_missing_file_are_user_errors() -> None:
+    bad_site = sitelog("produce", "--site", "Paris!", "--bootstrap", "127.0.0.1:9")
+    assert bad_site.returncode == 2
+    assert "invalid site name 'Paris!'" in bad_site.stderr
+    missing = sitelog("produce", "--site", "paris", "--bootstrap", "127.0.0.1:9", "/nonexistent")
+    assert missing.returncode == 2
+    assert "cannot read /nonexistent" in missing.stderr
+    assert "Traceback" not in bad_site.stderr + missing.stderr
+
+
+def test_produce_appends_good_lines_and_reports_bad_ones_by_number(
+    kafka: KafkaSettings, site: str
+) -> None:
+    good = (
+        '{"type": "ServiceCheckResult", "payload": {"host_name": "web01", '
+        '"service_description": "HTTP", "state": "CRITICAL", "state_type": "HARD", '
+        '"attempt": 3, "max_attempts": 3, "output": "refused %d", "check_time": 1}}'
+    )
+    lines = [good % 1, "{not json", good % 2, '{"type": "Nope", "payload": {}}', "", good % 3]
+    result = sitelog(
+        "produce",
+        "--site",
+        site,
+        "--bootstrap",
+        kafka.bootstrap_servers,
+        stdin="\n".join(lines) + "\n",
+    )
+    assert result.returncode == 1, result.stderr
+    assert "line 2: not valid JSON" in result.stderr
+    assert "line 4: unknown event type 'Nope'" in result.stderr
+    assert "appended 3 events" in result.stderr and "rejected 2 lines" in result.stderr
+
+    async def read() -> list[Event]:
+        async with SiteLogReader(site, kafka) as reader:
+            await reader.assign()
+            got: list[Event] = []
+            deadline = time.monotonic() + 20
+            while len(got) < 3 and time.monotonic() < deadline:
+                for batch in await reader.read(timeout=0.5):
+                    got.extend(e for _, e in batch.events)
+            return got
+
+    events = asyncio.run(read())
+    outputs = [e.payload.output for e in events if isinstance(e.payload, ServiceCheckResult)]
+    assert outputs == ["refused 1", "refused 2", "refused 3"]
+    assert {e.site for e in events} == {site} and {e.origin for e in events} == {"sitelog-produce"}
