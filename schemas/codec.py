@@ -69,12 +69,31 @@ def _optional_member(members: Mapping[str, Any], symbol: str | None) -> Any:
 class _PayloadMapping:
     """How one payload class maps to and from its Avro record."""
 
-    __slots__ = ("cls", "field_names", "from_avro", "to_avro")
+    __slots__ = ("cls", "field_names", "from_avro", "text_fields", "to_avro")
 
     def __init__(self, cls: type[Payload]) -> None:
         self.cls = cls
         self.field_names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
         self.to_avro, self.from_avro = _field_converters(cls)
+        hints = typing.get_type_hints(cls)
+        self.text_fields = tuple(
+            name
+            for name in self.field_names
+            if _unwrap_optional(hints[name])[0] is str or typing.get_origin(hints[name]) is tuple
+        )
+
+    def nul_field(self, record: dict[str, Any]) -> str | None:
+        """The first text field holding a NUL character (PostgreSQL text cannot store one)."""
+        for name in self.text_fields:
+            value = record[name]
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if "\x00" in value:
+                    return name
+            elif any("\x00" in item for item in value):
+                return name
+        return None
 
     def record(self, payload: Payload) -> dict[str, Any]:
         record = {name: getattr(payload, name) for name in self.field_names}
@@ -107,6 +126,19 @@ def event_to_record(event: Event) -> dict[str, Any]:
     }
 
 
+_ENVELOPE_TEXT = ("site", "origin", "subject", "target_site")
+
+
+def nul_field(record: dict[str, Any]) -> str | None:
+    """The first text field of an event record holding a NUL character, if any."""
+    for name in _ENVELOPE_TEXT:
+        if "\x00" in record[name]:
+            return name
+    type_name, body = record["payload"]
+    found = _BY_AVRO_NAME[type_name].nul_field(body)
+    return None if found is None else f"payload.{found}"
+
+
 def record_to_event(record: dict[str, Any]) -> Event:
     """The event of a fastavro record read with ``return_record_name=True``."""
     name, body = record["payload"]
@@ -136,10 +168,13 @@ class Codec:
 
     def encode(self, event: Event) -> bytes:
         """The single-object encoding of ``event``; InvalidEventError if a field is wrong."""
+        record = event_to_record(event)
+        if (field := nul_field(record)) is not None:
+            raise InvalidEventError(f"{event.type_name}: field {field!r} contains a NUL character")
         buf = BytesIO()
         buf.write(self._header)
         try:
-            schemaless_writer(buf, self._current.parsed, event_to_record(event))
+            schemaless_writer(buf, self._current.parsed, record)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
             raise InvalidEventError(f"cannot encode {event.type_name}: {exc}") from exc
         return buf.getvalue()
@@ -158,10 +193,13 @@ class Codec:
         buf = BytesIO(data)
         buf.seek(HEADER_SIZE)
         try:
-            record = schemaless_reader(buf, writer.parsed, reader, return_record_name=True)
-            event = record_to_event(record)  # type: ignore[arg-type]
+            record: Any = schemaless_reader(buf, writer.parsed, reader, return_record_name=True)
+            bad_field = nul_field(record)
+            event = record_to_event(record)
         except Exception as exc:  # fastavro raises many types on a corrupt body
             raise DecodeError("bad-body", f"{type(exc).__name__}: {exc}") from None
+        if bad_field is not None:
+            raise DecodeError("bad-value", f"field {bad_field!r} contains a NUL character")
         if buf.tell() != len(data):
             raise DecodeError(
                 "bad-body", f"{len(data) - buf.tell()} trailing bytes after the record"

@@ -24,7 +24,7 @@ class DecodeError(SitelogError):
     """Bytes read from a log could not be turned into an event.
 
     ``reason`` is a short machine-friendly tag (``bad-magic``,
-    ``unknown-fingerprint``, ``bad-body``) stored with the dead letter;
+    ``unknown-fingerprint``, ``bad-body``, ``bad-value``) stored with the dead letter;
     the message says what exactly was wrong.
     """
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.codec import HEADER_SIZE, MAGIC, Codec, event_to_record
-from schemas.errors import DecodeError
+from schemas.errors import DecodeError, InvalidEventError
 from schemas.event import PAYLOAD_TYPES, Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.payload import Payload
@@ -132,3 +132,31 @@ def test_trailing_garbage_is_a_bad_body(event: Event) -> None:
     with pytest.raises(DecodeError) as err:
         CODEC.decode(CODEC.encode(event) + b"\x00")
     assert err.value.reason == "bad-body"
+
+
+@given(event=events, where=st.sampled_from(["origin", "payload"]))
+@settings(max_examples=30)
+def test_a_nul_character_is_refused_on_encode_and_a_dead_letter_on_decode(
+    event: Event, where: str
+) -> None:
+    # PostgreSQL text cannot hold NUL: such an event would stop every projection.
+    if where == "origin":
+        poisoned = dataclasses.replace(event, origin=event.origin + "\x00")
+    else:
+        text_fields = [
+            f.name
+            for f in dataclasses.fields(event.payload)  # type: ignore[arg-type]
+            if isinstance(getattr(event.payload, f.name), str)
+        ]
+        if not text_fields:
+            return
+        payload = dataclasses.replace(event.payload, **{text_fields[0]: "a\x00b"})  # type: ignore[type-var]
+        poisoned = dataclasses.replace(event, payload=payload)
+    with pytest.raises(InvalidEventError, match="contains a NUL character"):
+        CODEC.encode(poisoned)
+    record = event_to_record(poisoned)
+    body = BytesIO()
+    schemaless_writer(body, CODEC.registry.current.parsed, record)
+    with pytest.raises(DecodeError) as err:
+        CODEC.decode(MAGIC + CODEC.fingerprint + body.getvalue())
+    assert err.value.reason == "bad-value"
