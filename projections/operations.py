@@ -1,0 +1,247 @@
+"""Folding operator actions: acknowledgements, downtimes, comments, and the audit trail.
+
+- An acknowledgement is a last-writer-wins register per host or service that also
+  keeps the version of its latest removal; whether it is in force is decided as of
+  an instant from the state register (see ``projections.asof``), so an
+  acknowledgement and a state change from two sites give one answer in any order.
+- Downtimes and comments are add/remove sets by id: a cancellation or deletion wins
+  whatever the order it arrives in (a tombstone row keeps it).
+- Every operator action and configuration change is appended to the audit trail,
+  keyed by event id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from projections.rows import AcknowledgementRow, AuditRow, CommentRow, DowntimeRow
+from projections.version import version_key
+from schemas.event import Event
+from schemas.json_form import payload_to_json
+from schemas.operations import (
+    AcknowledgementRemoved,
+    AcknowledgementSet,
+    CheckRescheduled,
+    CommentAdded,
+    CommentDeleted,
+    DowntimeCancelled,
+    DowntimeScheduled,
+)
+
+if TYPE_CHECKING:
+    from projections.state import Changes, ProjectionState
+
+
+def audit(event: Event, changes: Changes) -> None:
+    """Append the event to the operator audit trail."""
+    payload = event.payload
+    changes.append(
+        "audit_log",
+        AuditRow(
+            event_id=event.event_id,
+            target_site=event.target_site,
+            site=event.site,
+            origin=event.origin,
+            hlc=event.hlc,
+            event_time=event.event_time,
+            subject=event.subject,
+            action=event.type_name,
+            author=getattr(payload, "author", ""),
+            details=orjson.dumps(payload_to_json(payload), option=orjson.OPT_SORT_KEYS).decode(),
+        ),
+    )
+
+
+def _ack_set(
+    state: ProjectionState, event: Event, ack: AcknowledgementSet, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (ack.host_name, ack.service_description or "")
+    version = version_key(event)
+    old: AcknowledgementRow | None = state.get("acknowledgements", key)
+    if old is not None and old.set_version is not None and version <= old.set_version:
+        return
+    row = AcknowledgementRow(
+        host_name=ack.host_name,
+        service_description=key[1],
+        target_site=event.target_site,
+        sticky=ack.sticky,
+        notify=ack.notify,
+        persistent=ack.persistent,
+        author=ack.author,
+        comment=ack.comment,
+        expire_time=ack.expire_time,
+        entry_time=event.event_time,
+        set_version=version,
+        removed_version=old.removed_version if old else None,
+    )
+    state.put("acknowledgements", key, row, changes)
+
+
+def _ack_removed(
+    state: ProjectionState, event: Event, removal: AcknowledgementRemoved, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (removal.host_name, removal.service_description or "")
+    version = version_key(event)
+    old: AcknowledgementRow | None = state.get("acknowledgements", key)
+    if old is not None and old.removed_version is not None and version <= old.removed_version:
+        return
+    if old is None or old.set_version is None:
+        # Removed before any acknowledgement arrived: remember the removal (it still beats
+        # older acknowledgements), described by the latest one whatever the arrival order.
+        row = AcknowledgementRow(
+            host_name=removal.host_name,
+            service_description=key[1],
+            target_site=event.target_site,
+            sticky=False,
+            notify=False,
+            persistent=False,
+            author="",
+            comment="",
+            expire_time=None,
+            entry_time=0,
+            set_version=None,
+            removed_version=version,
+        )
+    else:
+        row = old._replace(removed_version=version)
+    state.put("acknowledgements", key, row, changes)
+
+
+# What a downtime or comment row holds before its schedule or addition arrives.
+_UNSCHEDULED: dict[str, Any] = dict.fromkeys(
+    (
+        "fixed",
+        "start_time",
+        "end_time",
+        "duration",
+        "with_services",
+        "author",
+        "comment",
+        "entry_time",
+        "version",
+    )
+)
+_UNWRITTEN: dict[str, Any] = dict.fromkeys(
+    ("author", "text", "persistent", "entry_time", "version")
+)
+
+
+def _downtime_scheduled(
+    state: ProjectionState, event: Event, downtime: DowntimeScheduled, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (downtime.downtime_id,)
+    version = version_key(event)
+    old: DowntimeRow | None = state.get("downtimes", key)
+    if old is not None and old.version is not None and version <= old.version:
+        return
+    row = DowntimeRow(
+        downtime_id=downtime.downtime_id,
+        host_name=downtime.host_name,
+        service_description=downtime.service_description or "",
+        target_site=event.target_site,
+        fixed=downtime.fixed,
+        start_time=downtime.start_time,
+        end_time=downtime.end_time,
+        duration=downtime.duration,
+        with_services=downtime.with_services,
+        author=downtime.author,
+        comment=downtime.comment,
+        entry_time=event.event_time,
+        version=version,
+        cancelled_version=old.cancelled_version if old else None,
+    )
+    state.put("downtimes", key, row, changes)
+
+
+def _downtime_cancelled(
+    state: ProjectionState, event: Event, cancel: DowntimeCancelled, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (cancel.downtime_id,)
+    version = version_key(event)
+    old: DowntimeRow | None = state.get("downtimes", key)
+    if old is not None and old.cancelled_version is not None and version <= old.cancelled_version:
+        return
+    if old is None or old.version is None:
+        # Cancelled before (or without) its schedule: a tombstone, described by the latest
+        # cancellation so that any arrival order leaves the same row.
+        row = DowntimeRow(
+            downtime_id=cancel.downtime_id,
+            host_name=cancel.host_name,
+            service_description=cancel.service_description or "",
+            target_site=event.target_site,
+            **_UNSCHEDULED,
+            cancelled_version=version,
+        )
+    else:
+        row = old._replace(cancelled_version=version)
+    state.put("downtimes", key, row, changes)
+
+
+def _comment_added(
+    state: ProjectionState, event: Event, comment: CommentAdded, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (comment.comment_id,)
+    version = version_key(event)
+    old: CommentRow | None = state.get("comments", key)
+    if old is not None and old.version is not None and version <= old.version:
+        return
+    row = CommentRow(
+        comment_id=comment.comment_id,
+        host_name=comment.host_name,
+        service_description=comment.service_description or "",
+        target_site=event.target_site,
+        author=comment.author,
+        text=comment.text,
+        persistent=comment.persistent,
+        entry_time=event.event_time,
+        version=version,
+        deleted_version=old.deleted_version if old else None,
+    )
+    state.put("comments", key, row, changes)
+
+
+def _comment_deleted(
+    state: ProjectionState, event: Event, deletion: CommentDeleted, changes: Changes
+) -> None:
+    audit(event, changes)
+    key = (deletion.comment_id,)
+    version = version_key(event)
+    old: CommentRow | None = state.get("comments", key)
+    if old is not None and old.deleted_version is not None and version <= old.deleted_version:
+        return
+    if old is None or old.version is None:
+        row = CommentRow(
+            comment_id=deletion.comment_id,
+            host_name=deletion.host_name,
+            service_description=deletion.service_description or "",
+            target_site=event.target_site,
+            **_UNWRITTEN,
+            deleted_version=version,
+        )
+    else:
+        row = old._replace(deleted_version=version)
+    state.put("comments", key, row, changes)
+
+
+def _check_rescheduled(
+    state: ProjectionState, event: Event, _: CheckRescheduled, changes: Changes
+) -> None:
+    audit(event, changes)
+
+
+HANDLERS: dict[type, Any] = {
+    AcknowledgementSet: _ack_set,
+    AcknowledgementRemoved: _ack_removed,
+    DowntimeScheduled: _downtime_scheduled,
+    DowntimeCancelled: _downtime_cancelled,
+    CommentAdded: _comment_added,
+    CommentDeleted: _comment_deleted,
+    CheckRescheduled: _check_rescheduled,
+}

@@ -1,0 +1,226 @@
+"""PostgreSQL sink of the projection: tables, loading registers back, writing one batch.
+
+``write`` applies a batch's ``Changes`` and the consumed offsets in ONE transaction
+(effectively-once: after a crash the projection and its offsets agree, and reading
+resumes exactly after the last committed batch). Rows go by binary COPY into
+temporary staging tables, then one statement per table merges them:
+registers ``ON CONFLICT DO UPDATE`` (the fold already chose the winning row),
+appended rows ``ON CONFLICT DO NOTHING`` (a duplicate event adds nothing), and the
+perfdata rollups of every touched bucket are recomputed from their points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from projections.digest import digest
+from projections.rollups import BUCKET
+from projections.rows import ROW_TYPES
+from projections.state import Changes
+from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES, Table
+
+_COPY_TYPES = {
+    "text": "text",
+    "smallint": "int2",
+    "integer": "int4",
+    "bigint": "int8",
+    "boolean": "bool",
+    "bytea": "bytea",
+    "double precision": "float8",
+    "text[]": "text[]",
+}
+
+
+def _columns(table: Table) -> sql.Composable:
+    return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+
+
+class PostgresSink:
+    """One projection in one PostgreSQL schema, written through one connection."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str = "sitelog") -> None:
+        self.conn = conn
+        self.schema = schema
+        self._staged = False
+
+    @classmethod
+    def connect(cls, dsn: str, schema: str = "sitelog") -> PostgresSink:
+        return cls(psycopg.connect(dsn, autocommit=False), schema)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _table(self, table: Table) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
+
+    def create_tables(self) -> None:
+        """Create the schema and its tables if missing (idempotent)."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+            )
+            for table in TABLES:
+                columns = [
+                    sql.SQL("{} {}{}").format(
+                        sql.Identifier(c.name),
+                        sql.SQL(c.sql_type),
+                        sql.SQL("" if c.nullable else " NOT NULL"),
+                    )
+                    for c in table.columns
+                ]
+                columns.append(
+                    sql.SQL("PRIMARY KEY ({})").format(
+                        sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
+                    )
+                )
+                cur.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                        self._table(table), sql.SQL(", ").join(columns)
+                    )
+                )
+                for index in table.indexes:
+                    cur.execute(
+                        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                            sql.Identifier(f"{table.name}_{'_'.join(index)}_idx"),
+                            self._table(table),
+                            sql.SQL(", ").join(map(sql.Identifier, index)),
+                        )
+                    )
+
+    def _stage(self, cur: psycopg.Cursor[Any]) -> None:
+        # Temporary tables live as long as the connection; ON COMMIT DELETE ROWS empties
+        # them at every commit, so each batch starts from clean staging tables.
+        if self._staged:
+            return
+        for table in TABLES:
+            if table.kind != "derived":
+                cur.execute(
+                    sql.SQL(
+                        "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                    ).format(sql.Identifier(f"stage_{table.name}"), self._table(table))
+                )
+        self._staged = True
+
+    def load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every register row, typed, to rebuild the fold's state after a restart."""
+        out = {}
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for table in TABLES:
+                if table.kind == "register" and table is not OFFSETS:
+                    cur.execute(
+                        sql.SQL("SELECT {} FROM {}").format(_columns(table), self._table(table))
+                    )
+                    row_type = ROW_TYPES[table.name]
+                    out[table.name] = [row_type._make(r) for r in cur]  # type: ignore[attr-defined]
+        return out
+
+    def load_offsets(self) -> dict[str, dict[int, int]]:
+        """The next offset to read, by site and partition."""
+        offsets: dict[str, dict[int, int]] = {}
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT site, partition, next_offset FROM {}").format(self._table(OFFSETS))
+            )
+            for site, partition, next_offset in cur:
+                offsets.setdefault(site, {})[partition] = next_offset
+        return offsets
+
+    def write(self, changes: Changes) -> None:
+        """Apply one batch (offsets and dead letters included) in one transaction."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._stage(cur)
+            for table in TABLES:
+                if table.kind == "register":
+                    rows: Any = changes.registers[table.name].values()
+                elif table.kind == "append":
+                    rows = changes.appends[table.name]
+                else:
+                    continue
+                if rows:
+                    self._copy(cur, table, rows)
+                    self._merge(cur, table)
+            if changes.appends[PERFDATA_POINTS.name]:
+                self._recompute_rollups(cur)
+
+    def _copy(self, cur: psycopg.Cursor[Any], table: Table, rows: Any) -> None:
+        stage = sql.Identifier(f"stage_{table.name}")
+        with cur.copy(
+            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, _columns(table))
+        ) as copy:
+            copy.set_types([_COPY_TYPES[c.sql_type] for c in table.columns])
+            for row in rows:
+                copy.write_row(row)
+
+    def _merge(self, cur: psycopg.Cursor[Any], table: Table) -> None:
+        stage = sql.Identifier(f"stage_{table.name}")
+        keys = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
+        action: sql.Composable
+        if table.kind == "append":
+            action = sql.SQL("DO NOTHING")
+        else:
+            action = sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                    for c in table.column_names
+                    if c not in table.primary_key
+                )
+            )
+        cur.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
+                self._table(table), _columns(table), _columns(table), stage, keys, action
+            )
+        )
+
+    def _recompute_rollups(self, cur: psycopg.Cursor[Any]) -> None:
+        # Summing in (check_time, event_id) order makes the float sum independent of the
+        # order points arrived in (see projections.rollups).
+        cur.execute(
+            sql.SQL("""
+            INSERT INTO {rollups}
+            SELECT p.host_name, p.service_description, p.label, b.bucket_start,
+                   max(p.target_site), count(p.value),
+                   sum(p.value ORDER BY p.check_time, p.event_id), min(p.value), max(p.value)
+            FROM (SELECT DISTINCT host_name, service_description, label,
+                         check_time - mod(mod(check_time, {bucket}) + {bucket}, {bucket})
+                           AS bucket_start
+                  FROM {stage}) b
+            JOIN {points} p
+              ON p.host_name = b.host_name AND p.service_description = b.service_description
+             AND p.label = b.label
+             AND p.check_time >= b.bucket_start AND p.check_time < b.bucket_start + {bucket}
+            GROUP BY p.host_name, p.service_description, p.label, b.bucket_start
+            ON CONFLICT (host_name, service_description, label, bucket_start) DO UPDATE
+            SET target_site = EXCLUDED.target_site, samples = EXCLUDED.samples,
+                sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max
+        """).format(
+                rollups=self._table(PERFDATA_ROLLUPS),
+                points=self._table(PERFDATA_POINTS),
+                stage=sql.Identifier(f"stage_{PERFDATA_POINTS.name}"),
+                bucket=sql.Literal(BUCKET),
+            )
+        )
+
+    def read_rows(self, sites: Collection[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+        """The digested tables' rows, restricted to ``sites`` when given."""
+        out = {}
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for table in TABLES:
+                if not table.digested:
+                    continue
+                query: sql.Composed = sql.SQL("SELECT {} FROM {}").format(
+                    _columns(table), self._table(table)
+                )
+                if sites is not None:
+                    query += sql.SQL(" WHERE target_site = ANY(%s)")
+                    cur.execute(query, (list(sites),))
+                else:
+                    cur.execute(query)
+                out[table.name] = cur.fetchall()
+        return out
+
+    def digest(self, sites: Collection[str] | None = None) -> str:
+        return digest(self.read_rows(sites), sites)

@@ -1,0 +1,212 @@
+"""Typed rows, one NamedTuple per table, fields in the table's column order.
+
+A row is a plain tuple (ready for COPY) that reads like a record in the fold's code.
+``tests/test_projection_fold.py`` checks each class against its table declaration.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class StateRow(NamedTuple):
+    host_name: str
+    service_description: str
+    target_site: str
+    state: int
+    state_type: int
+    attempt: int
+    max_attempts: int
+    output: str
+    long_output: str
+    perfdata: str
+    last_check: int
+    execution_time: float
+    latency: float
+    poller: str
+    last_state_change: int
+    last_hard_state_change: int | None
+    last_hard_state: int | None
+    version: bytes
+    #: Version of the result that last changed the state (non-sticky acks end there).
+    change_version: bytes
+    #: Version of the first problem result since the last recovery (None while OK/UP).
+    problem_since_version: bytes | None
+
+
+class AcknowledgementRow(NamedTuple):
+    host_name: str
+    service_description: str
+    target_site: str
+    sticky: bool
+    notify: bool
+    persistent: bool
+    author: str
+    comment: str
+    expire_time: int | None
+    entry_time: int
+    set_version: bytes | None
+    removed_version: bytes | None
+
+
+class DowntimeRow(NamedTuple):
+    downtime_id: str
+    host_name: str
+    service_description: str
+    target_site: str
+    fixed: bool | None
+    start_time: int | None
+    end_time: int | None
+    duration: int | None
+    with_services: bool | None
+    author: str | None
+    comment: str | None
+    entry_time: int | None
+    version: bytes | None
+    #: Version of the latest cancellation; a cancelled downtime stays cancelled.
+    cancelled_version: bytes | None
+
+
+class CommentRow(NamedTuple):
+    comment_id: str
+    host_name: str
+    service_description: str
+    target_site: str
+    author: str | None
+    text: str | None
+    persistent: bool | None
+    entry_time: int | None
+    version: bytes | None
+    #: Version of the latest deletion; a deleted comment stays deleted.
+    deleted_version: bytes | None
+
+
+class HistoryRow(NamedTuple):
+    event_id: bytes
+    host_name: str
+    service_description: str
+    target_site: str
+    check_time: int
+    state: int
+    state_type: int
+    previous_state: int | None
+    previous_state_type: int | None
+    attempt: int
+    output: str
+
+
+class AuditRow(NamedTuple):
+    event_id: bytes
+    target_site: str
+    site: str
+    origin: str
+    hlc: int
+    event_time: int
+    subject: str
+    action: str
+    author: str
+    details: str
+
+
+class PointRow(NamedTuple):
+    host_name: str
+    service_description: str
+    label: str
+    check_time: int
+    event_id: bytes
+    target_site: str
+    value: float | None
+    unit: str
+    warn: str | None
+    crit: str | None
+    min: float | None
+    max: float | None
+
+
+class RollupRow(NamedTuple):
+    host_name: str
+    service_description: str
+    label: str
+    bucket_start: int
+    target_site: str
+    samples: int
+    sum: float | None
+    min: float | None
+    max: float | None
+
+
+class SiteRow(NamedTuple):
+    site_name: str
+    target_site: str
+    description: str
+    removed: bool
+    version: bytes
+
+
+class PollerRow(NamedTuple):
+    poller_name: str
+    target_site: str
+    site_name: str | None
+    address: str | None
+    removed: bool
+    version: bytes
+
+
+class HostConfigRow(NamedTuple):
+    host_name: str
+    target_site: str
+    site_name: str | None
+    alias: str | None
+    address: str | None
+    poller_name: str | None
+    groups: list[str]
+    max_check_attempts: int | None
+    check_interval: int | None
+    removed: bool
+    version: bytes
+
+
+class ServiceConfigRow(NamedTuple):
+    host_name: str
+    service_description: str
+    target_site: str
+    groups: list[str]
+    max_check_attempts: int | None
+    check_interval: int | None
+    removed: bool
+    version: bytes
+
+
+class OffsetRow(NamedTuple):
+    site: str
+    partition: int
+    next_offset: int
+    last_event_time: int | None
+
+
+class DeadLetterRow(NamedTuple):
+    site: str
+    partition: int
+    record_offset: int
+    reason: str
+    message: str
+    record_key: bytes | None
+    record_value: bytes | None
+
+
+ROW_TYPES: dict[str, type[tuple[object, ...]]] = {
+    "states": StateRow,
+    "acknowledgements": AcknowledgementRow,
+    "downtimes": DowntimeRow,
+    "comments": CommentRow,
+    "state_history": HistoryRow,
+    "audit_log": AuditRow,
+    "perfdata_points": PointRow,
+    "perfdata_rollups": RollupRow,
+    "config_sites": SiteRow,
+    "config_pollers": PollerRow,
+    "config_hosts": HostConfigRow,
+    "config_services": ServiceConfigRow,
+    "offsets": OffsetRow,
+    "dead_letters": DeadLetterRow,
+}

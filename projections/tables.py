@@ -1,0 +1,337 @@
+"""The projection's tables, declared once: names, columns, primary keys, kinds.
+
+The pure fold produces rows as tuples in column order; the PostgreSQL sink creates
+and writes the tables from these declarations; the digest orders rows by primary
+key. Declaring them once keeps the three in step.
+
+Kinds:
+- ``register``: one row per key, rewritten with its latest value (the fold owns it
+  and keeps it in memory; the sink upserts the batch's final rows).
+- ``append``: rows only ever added, deduplicated by primary key (an event written
+  twice by a producer retry inserts nothing the second time).
+- ``derived``: recomputed by the sink from other tables (perfdata rollups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["register", "append", "derived"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    kind: Kind
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    #: Extra indexes, each a tuple of column names.
+    indexes: tuple[tuple[str, ...], ...] = ()
+    #: Part of the state digest (node-local bookkeeping is not).
+    digested: bool = True
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def key_of(self, row: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(row[self.column_names.index(k)] for k in self.primary_key)
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Columns from ``name type[?]`` lines (``?`` marks a nullable column)."""
+    columns = []
+    for line in spec.strip().splitlines():
+        name, sql_type = line.split(maxsplit=1)
+        nullable = sql_type.endswith("?")
+        columns.append(Column(name, sql_type.rstrip("?"), nullable))
+    return tuple(columns)
+
+
+# Versions are ``projections.version.version_key`` bytes: they compare like the
+# (hlc, origin, event_id) tuple, so PostgreSQL and Python order them alike.
+# One table for hosts and services, as Centreon's resources: service_description is ''
+# for a host (a primary key cannot hold NULL). The same holds for the tables below.
+STATES = Table(
+    "states",
+    "register",
+    _cols("""
+host_name text
+service_description text
+target_site text
+state smallint
+state_type smallint
+attempt integer
+max_attempts integer
+output text
+long_output text
+perfdata text
+last_check bigint
+execution_time double precision
+latency double precision
+poller text
+last_state_change bigint
+last_hard_state_change bigint?
+last_hard_state smallint?
+version bytea
+change_version bytea
+problem_since_version bytea?
+"""),
+    ("host_name", "service_description"),
+    indexes=(("target_site",),),
+)
+
+ACKNOWLEDGEMENTS = Table(
+    "acknowledgements",
+    "register",
+    _cols("""
+host_name text
+service_description text
+target_site text
+sticky boolean
+notify boolean
+persistent boolean
+author text
+comment text
+expire_time bigint?
+entry_time bigint
+set_version bytea?
+removed_version bytea?
+"""),
+    ("host_name", "service_description"),
+)
+
+DOWNTIMES = Table(
+    "downtimes",
+    "register",
+    _cols("""
+downtime_id text
+host_name text
+service_description text
+target_site text
+fixed boolean?
+start_time bigint?
+end_time bigint?
+duration bigint?
+with_services boolean?
+author text?
+comment text?
+entry_time bigint?
+version bytea?
+cancelled_version bytea?
+"""),
+    ("downtime_id",),
+    indexes=(("host_name", "service_description"),),
+)
+
+COMMENTS = Table(
+    "comments",
+    "register",
+    _cols("""
+comment_id text
+host_name text
+service_description text
+target_site text
+author text?
+text text?
+persistent boolean?
+entry_time bigint?
+version bytea?
+deleted_version bytea?
+"""),
+    ("comment_id",),
+    indexes=(("host_name", "service_description"),),
+)
+
+STATE_HISTORY = Table(
+    "state_history",
+    "append",
+    _cols("""
+event_id bytea
+host_name text
+service_description text
+target_site text
+check_time bigint
+state smallint
+state_type smallint
+previous_state smallint?
+previous_state_type smallint?
+attempt integer
+output text
+"""),
+    ("event_id",),
+    indexes=(("host_name", "service_description", "check_time"),),
+)
+
+AUDIT_LOG = Table(
+    "audit_log",
+    "append",
+    _cols("""
+event_id bytea
+target_site text
+site text
+origin text
+hlc bigint
+event_time bigint
+subject text
+action text
+author text
+details text
+"""),
+    ("event_id",),
+    indexes=(("subject", "event_time"),),
+)
+
+PERFDATA_POINTS = Table(
+    "perfdata_points",
+    "append",
+    _cols("""
+host_name text
+service_description text
+label text
+check_time bigint
+event_id bytea
+target_site text
+value double precision?
+unit text
+warn text?
+crit text?
+min double precision?
+max double precision?
+"""),
+    ("host_name", "service_description", "label", "check_time", "event_id"),
+)
+
+PERFDATA_ROLLUPS = Table(
+    "perfdata_rollups",
+    "derived",
+    _cols("""
+host_name text
+service_description text
+label text
+bucket_start bigint
+target_site text
+samples integer
+sum double precision?
+min double precision?
+max double precision?
+"""),
+    ("host_name", "service_description", "label", "bucket_start"),
+)
+
+CONFIG_SITES = Table(
+    "config_sites",
+    "register",
+    _cols("""
+site_name text
+target_site text
+description text
+removed boolean
+version bytea
+"""),
+    ("site_name",),
+)
+
+CONFIG_POLLERS = Table(
+    "config_pollers",
+    "register",
+    _cols("""
+poller_name text
+target_site text
+site_name text?
+address text?
+removed boolean
+version bytea
+"""),
+    ("poller_name",),
+)
+
+CONFIG_HOSTS = Table(
+    "config_hosts",
+    "register",
+    _cols("""
+host_name text
+target_site text
+site_name text?
+alias text?
+address text?
+poller_name text?
+groups text[]
+max_check_attempts integer?
+check_interval bigint?
+removed boolean
+version bytea
+"""),
+    ("host_name",),
+)
+
+CONFIG_SERVICES = Table(
+    "config_services",
+    "register",
+    _cols("""
+host_name text
+service_description text
+target_site text
+groups text[]
+max_check_attempts integer?
+check_interval bigint?
+removed boolean
+version bytea
+"""),
+    ("host_name", "service_description"),
+)
+
+OFFSETS = Table(
+    "offsets",
+    "register",
+    _cols("""
+site text
+partition integer
+next_offset bigint
+last_event_time bigint?
+"""),
+    ("site", "partition"),
+    digested=False,
+)
+
+DEAD_LETTERS = Table(
+    "dead_letters",
+    "append",
+    _cols("""
+site text
+partition integer
+record_offset bigint
+reason text
+message text
+record_key bytea?
+record_value bytea?
+"""),
+    ("site", "partition", "record_offset"),
+    digested=False,
+)
+
+TABLES: tuple[Table, ...] = (
+    STATES,
+    ACKNOWLEDGEMENTS,
+    DOWNTIMES,
+    COMMENTS,
+    STATE_HISTORY,
+    AUDIT_LOG,
+    PERFDATA_POINTS,
+    PERFDATA_ROLLUPS,
+    CONFIG_SITES,
+    CONFIG_POLLERS,
+    CONFIG_HOSTS,
+    CONFIG_SERVICES,
+    OFFSETS,
+    DEAD_LETTERS,
+)
+TABLES_BY_NAME = {t.name: t for t in TABLES}
