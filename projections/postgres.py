@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from projections.digest import digest
+from projections.postgres_asof import asof_functions
 from projections.rollups import BUCKET
 from projections.rows import ROW_TYPES
 from projections.state import Changes
@@ -90,6 +91,7 @@ class PostgresSink:
                             sql.SQL(", ").join(map(sql.Identifier, index)),
                         )
                     )
+            cur.execute(asof_functions(self.schema))
 
     def _stage(self, cur: psycopg.Cursor[Any]) -> None:
         # Temporary tables live as long as the connection; ON COMMIT DELETE ROWS empties

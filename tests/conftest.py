@@ -71,3 +71,17 @@ def postgres_server() -> Iterator[EmbeddedPostgres | str]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(postgres_server: EmbeddedPostgres | str) -> str:
+    """A DSN of a database the tests may fill; tests isolate themselves by schema."""
+    if isinstance(postgres_server, str):
+        return postgres_server
+    return postgres_server.create_database("sitelog_test")
+
+
+@pytest.fixture
+def pg_schema() -> str:
+    """A schema name of its own for each test."""
+    return f"t_{uuid.uuid4().hex[:12]}"

@@ -19,7 +19,7 @@ INT32 = st.integers(-(2**31), 2**31 - 1)
 INT64 = st.integers(-(2**63), 2**63 - 1)
 site_names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,20}", fullmatch=True)
 # No NUL: PostgreSQL text cannot hold it, so the codec refuses it (tested on its own).
-texts = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40)
 
 
 def _named_types(schema: Any, found: dict[str, Any]) -> None:
