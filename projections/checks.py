@@ -12,9 +12,10 @@ its perfdata is still recorded: it was measured.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from projections.perfdata import parse_perfdata
+from projections.perfdata import Range, parse_perfdata
 from projections.rows import HistoryRow, PointRow, StateRow
 from projections.version import version_key
 from schemas.event import Event
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from projections.state import Changes, ProjectionState
 
 _HARD = int(StateType.HARD)
+
+#: Perfdata of results stamped outside [1970, year ~146,000) is not kept as points
+#: (their state still counts): their rollup bucket would overflow a bigint.
+MAX_POINT_TIME = 2**62
 
 
 def apply_check(
@@ -99,29 +104,39 @@ def apply_check(
 def _record_points(
     event: Event, result: HostCheckResult | ServiceCheckResult, service: str, changes: Changes
 ) -> None:
+    check_time = result.check_time
+    if not 0 <= check_time < MAX_POINT_TIME:
+        return  # a rollup bucket of such an instant would not fit PostgreSQL's bigint
+    append = changes.appends["perfdata_points"].append
+    host, event_id, site = result.host_name, event.event_id, event.target_site
     seen: set[str] = set()
-    for metric in parse_perfdata(result.perfdata).metrics:
+    for m in parse_perfdata(result.perfdata).metrics:
         # A label is a series: a plugin printing it twice in one line keeps the first.
-        if metric.label in seen:
+        if m.label in seen:
             continue
-        seen.add(metric.label)
-        changes.append(
-            "perfdata_points",
+        seen.add(m.label)
+        warn = None if m.warn is None else _range_text(m.warn)
+        crit = None if m.crit is None else _range_text(m.crit)
+        append(
             PointRow(
-                host_name=result.host_name,
-                service_description=service,
-                label=metric.label,
-                check_time=result.check_time,
-                event_id=event.event_id,
-                target_site=event.target_site,
-                value=metric.value,
-                unit=metric.unit,
-                warn=None if metric.warn is None else str(metric.warn),
-                crit=None if metric.crit is None else str(metric.crit),
-                min=metric.min,
-                max=metric.max,
-            ),
+                host,
+                service,
+                m.label,
+                check_time,
+                event_id,
+                site,
+                m.value,
+                m.unit,
+                warn,
+                crit,
+                m.min,
+                m.max,
+            )
         )
+
+
+# Thresholds rarely change between results of one check: format each once.
+_range_text = lru_cache(maxsize=4096)(Range.__str__)
 
 
 HANDLERS: dict[type, Any] = {

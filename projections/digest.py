@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
+from projections.rollups import EXACT
 from projections.tables import TABLES
 
 
-def _canonical(value: Any) -> Any:
+def canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # 1.50 and 1.5 are one number; -0 and 0 too (PostgreSQL's numeric has no -0).
+        return str(EXACT.plus(value + 0).normalize(EXACT))
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
+        return [canonical(v) for v in value]
     return value
 
 
@@ -43,6 +48,6 @@ def digest(
         total.update(f"{table.name} {len(rows)}\n".encode())
         for row in rows:
             # repr keeps float precision exactly and tells None from NaN from infinity.
-            total.update(repr(_canonical(row)).encode())
+            total.update(repr(canonical(row)).encode())
             total.update(b"\n")
     return total.hexdigest()

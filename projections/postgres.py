@@ -6,7 +6,7 @@ resumes exactly after the last committed batch). Rows go by binary COPY into
 temporary staging tables, then one statement per table merges them:
 registers ``ON CONFLICT DO UPDATE`` (the fold already chose the winning row),
 appended rows ``ON CONFLICT DO NOTHING`` (a duplicate event adds nothing), and the
-perfdata rollups of every touched bucket are recomputed from their points.
+perfdata rollups grow by the points a batch really inserted.
 """
 
 from __future__ import annotations
@@ -99,12 +99,15 @@ class PostgresSink:
         if self._staged:
             return
         for table in TABLES:
-            if table.kind != "derived":
-                cur.execute(
-                    sql.SQL(
-                        "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
-                    ).format(sql.Identifier(f"stage_{table.name}"), self._table(table))
-                )
+            if table.kind == "derived":
+                continue
+            # Points also stage each value's repr, which the rollup sums add exactly.
+            extra = sql.SQL(", value_text text" if table is PERFDATA_POINTS else "")
+            cur.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}{}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(f"stage_{table.name}"), self._table(table), extra)
+            )
         self._staged = True
 
     def load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -142,18 +145,25 @@ class PostgresSink:
                     rows = changes.appends[table.name]
                 else:
                     continue
-                if rows:
-                    self._copy(cur, table, rows)
+                if not rows:
+                    continue
+                self._copy(cur, table, rows)
+                if table is PERFDATA_POINTS:
+                    self._insert_points_and_rollups(cur)
+                else:
                     self._merge(cur, table)
-            if changes.appends[PERFDATA_POINTS.name]:
-                self._recompute_rollups(cur)
 
     def _copy(self, cur: psycopg.Cursor[Any], table: Table, rows: Any) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
-        with cur.copy(
-            sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, _columns(table))
-        ) as copy:
-            copy.set_types([_COPY_TYPES[c.sql_type] for c in table.columns])
+        columns = _columns(table)
+        types = [_COPY_TYPES[c.sql_type] for c in table.columns]
+        if table is PERFDATA_POINTS:
+            columns = sql.SQL("{}, value_text").format(columns)
+            types.append("text")
+            rows = ((*row, None if row.value is None else repr(row.value)) for row in rows)
+        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
+        with cur.copy(query) as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 
@@ -177,31 +187,38 @@ class PostgresSink:
             )
         )
 
-    def _recompute_rollups(self, cur: psycopg.Cursor[Any]) -> None:
-        # Summing in (check_time, event_id) order makes the float sum independent of the
-        # order points arrived in (see projections.rollups).
+    def _insert_points_and_rollups(self, cur: psycopg.Cursor[Any]) -> None:
+        # Only the points this statement really inserts (not a duplicate's) reach the
+        # rollups, and every aggregate is order-independent (see projections.rollups).
+        # The sum adds the staged value_text (Python's repr), not PostgreSQL's float text,
+        # which differs for some large integral values.
+        keys = sql.SQL(", ").join(map(sql.Identifier, PERFDATA_POINTS.primary_key))
         cur.execute(
             sql.SQL("""
-            INSERT INTO {rollups}
-            SELECT p.host_name, p.service_description, p.label, b.bucket_start,
-                   max(p.target_site), count(p.value),
-                   sum(p.value ORDER BY p.check_time, p.event_id), min(p.value), max(p.value)
-            FROM (SELECT DISTINCT host_name, service_description, label,
-                         check_time - mod(mod(check_time, {bucket}) + {bucket}, {bucket})
-                           AS bucket_start
-                  FROM {stage}) b
-            JOIN {points} p
-              ON p.host_name = b.host_name AND p.service_description = b.service_description
-             AND p.label = b.label
-             AND p.check_time >= b.bucket_start AND p.check_time < b.bucket_start + {bucket}
-            GROUP BY p.host_name, p.service_description, p.label, b.bucket_start
+            WITH inserted AS (
+                INSERT INTO {points} ({columns}) SELECT {columns} FROM {stage}
+                ON CONFLICT DO NOTHING
+                RETURNING {keys}),
+            staged AS (SELECT DISTINCT ON ({keys}) * FROM {stage})
+            INSERT INTO {rollups} AS r
+            SELECT s.host_name, s.service_description, s.label,
+                   s.check_time - s.check_time % {bucket}, max(s.target_site), count(s.value),
+                   sum(s.value_text::numeric), min(s.value), max(s.value)
+            FROM inserted JOIN staged s USING ({keys})
+            GROUP BY 1, 2, 3, 4
             ON CONFLICT (host_name, service_description, label, bucket_start) DO UPDATE
-            SET target_site = EXCLUDED.target_site, samples = EXCLUDED.samples,
-                sum = EXCLUDED.sum, min = EXCLUDED.min, max = EXCLUDED.max
+            SET target_site = greatest(r.target_site, EXCLUDED.target_site),
+                samples = r.samples + EXCLUDED.samples,
+                sum = CASE WHEN r.sum IS NULL THEN EXCLUDED.sum
+                           WHEN EXCLUDED.sum IS NULL THEN r.sum
+                           ELSE r.sum + EXCLUDED.sum END,
+                min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max)
         """).format(
-                rollups=self._table(PERFDATA_ROLLUPS),
                 points=self._table(PERFDATA_POINTS),
+                columns=_columns(PERFDATA_POINTS),
+                keys=keys,
                 stage=sql.Identifier(f"stage_{PERFDATA_POINTS.name}"),
+                rollups=self._table(PERFDATA_ROLLUPS),
                 bucket=sql.Literal(BUCKET),
             )
         )

@@ -1,33 +1,43 @@
-"""5-minute perfdata rollups (count, sum, min, max per series and bucket), as the sink derives them.
+"""5-minute perfdata rollups (samples, sum, min, max per series and bucket).
 
-Rollups are recomputed from the points of every bucket a batch touches, summing in
-``(check_time, event_id)`` order: floating-point addition is not associative, so a
-running total updated in arrival order would differ between two nodes that read
-the same points in another order. PostgreSQL's ``sum(value ORDER BY ...)`` adds in
-the same order as this function, starting from the first value.
+The sink adds the points a batch really inserted to their buckets. For that to give
+the same result whatever order points arrive in, every aggregate must be
+commutative and associative: count, min and max are; a floating-point sum is not.
+So the sum is exact: the ``numeric`` sum of each value's shortest decimal form,
+Python's ``repr``, which the sink stages beside each point (PostgreSQL's own float
+text differs for some large integral values).
+The average is ``sum / samples``.
 """
 
 from __future__ import annotations
 
+import decimal
 from collections import defaultdict
 from collections.abc import Iterable
-from functools import reduce
-from operator import add
+from decimal import Decimal
 
 from projections.rows import PointRow, RollupRow
 
 BUCKET = 300_000_000  # five minutes, in microseconds
 
+# Enough digits to add any realistic perfdata values exactly, as PostgreSQL's numeric does.
+EXACT = decimal.Context(prec=4000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
 SeriesBucket = tuple[str, str, str, int]
 
 
 def bucket_start(check_time: int) -> int:
-    """The start of the 5-minute bucket holding ``check_time`` (floor, also before 1970)."""
+    """The start of the 5-minute bucket holding ``check_time`` (points have check_time >= 0)."""
     return check_time - check_time % BUCKET
 
 
+def exact(value: float) -> Decimal:
+    """A value as the sink sums it: its shortest decimal form."""
+    return Decimal(repr(value))
+
+
 def rollup_rows(points: Iterable[PointRow]) -> dict[SeriesBucket, RollupRow]:
-    """Every bucket's rollup from its points (all of them, not just a batch's)."""
+    """Every bucket's rollup from its points."""
     buckets: dict[SeriesBucket, list[PointRow]] = defaultdict(list)
     for point in points:
         key = (
@@ -39,13 +49,17 @@ def rollup_rows(points: Iterable[PointRow]) -> dict[SeriesBucket, RollupRow]:
         buckets[key].append(point)
     rollups = {}
     for key, members in buckets.items():
-        members.sort(key=lambda p: (p.check_time, p.event_id))
         values = [p.value for p in members if p.value is not None]
+        total = None
+        if values:
+            total = Decimal(0)
+            for value in values:
+                total = EXACT.add(total, exact(value))
         rollups[key] = RollupRow(
             *key,
             target_site=max(p.target_site for p in members),
             samples=len(values),
-            sum=reduce(add, values) if values else None,
+            sum=total,
             min=min(values) if values else None,
             max=max(values) if values else None,
         )

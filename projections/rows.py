@@ -6,6 +6,7 @@ A row is a plain tuple (ready for COPY) that reads like a record in the fold's c
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import NamedTuple
 
 
@@ -130,7 +131,8 @@ class RollupRow(NamedTuple):
     bucket_start: int
     target_site: str
     samples: int
-    sum: float | None
+    #: Exact: the sum of each value's shortest decimal form, so arrival order cannot change it.
+    sum: Decimal | None
     min: float | None
     max: float | None
 

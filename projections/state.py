@@ -56,7 +56,8 @@ class ProjectionState:
     """Every register row of the projection, and the fold that updates them."""
 
     def __init__(self, registers: Mapping[str, Mapping[Key, Row]] | None = None) -> None:
-        self.registers: dict[str, dict[Key, Row]] = {name: {} for name in REGISTER_TABLES}
+        # Values are the tables' NamedTuple rows (projections.rows).
+        self.registers: dict[str, dict[Key, Any]] = {name: {} for name in REGISTER_TABLES}
         for name, rows in (registers or {}).items():
             self.registers[name].update(rows)
 

@@ -220,7 +220,7 @@ label text
 bucket_start bigint
 target_site text
 samples integer
-sum double precision?
+sum numeric?
 min double precision?
 max double precision?
 """),

@@ -5,16 +5,21 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections import asof
+from projections.digest import canonical as digest_value
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
+from projections.rollups import EXACT, exact
 from projections.rows import DowntimeRow, HistoryRow
 from projections.state import Changes, ProjectionState
+from schemas.event import Event
 from tests.scenarios import HOST_NAMES, SERVICES, SITES, START, STEP, Scenario, scenarios
 
 PG_SETTINGS = settings(
@@ -40,7 +45,7 @@ def sink_factory(pg_dsn: str) -> Iterator[object]:
 
 
 def write_in_batches(
-    sink: PostgresSink, model: InMemoryProjection, events: list, sizes: list[int]
+    sink: PostgresSink, model: InMemoryProjection, events: list[Event], sizes: list[int]
 ) -> None:
     it = iter(sizes)
     i = 0
@@ -126,9 +131,23 @@ def test_sql_and_python_as_of_rules_agree(
                         f'"{sink.schema}".in_downtime(%s, %s, %s)',
                         (host, service, at, host, service, at),
                     )
-                    sql_ack, sql_down = cur.fetchone()  # type: ignore[misc]
+                    sql_ack, sql_down = cur.fetchone()
                     ack = asof.acknowledged(
                         registers["acknowledgements"].get(key), registers["states"].get(key), at
                     )
                     down = asof.in_downtime(host, service, downtimes, history, at)
                     assert (sql_ack, sql_down) == (ack, down), (key, at)
+
+
+@given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
+@PG_SETTINGS
+def test_postgres_numeric_sums_python_value_text_exactly(pg_dsn: str, values: list[float]) -> None:
+    # Rollup sums add the repr of each value as numeric in PostgreSQL, and as Decimal here.
+    with psycopg.connect(pg_dsn) as conn:
+        (pg_sum,) = conn.execute(
+            "SELECT sum(v::numeric) FROM unnest(%s::text[]) AS v", ([repr(v) for v in values],)
+        ).fetchone()  # type: ignore[misc]
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, exact(value))
+    assert digest_value(pg_sum) == digest_value(total)
