@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.commands import produce
+from engine.commands import produce, project
 from schemas.errors import SitelogError
 
 EXIT_ERROR = 2
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     produce.register(commands)
+    project.register(commands)
     return parser
 
 

@@ -1,0 +1,223 @@
+"""The projector: follows site logs and keeps a PostgreSQL projection of them.
+
+One reader task per followed site decodes batches into a bounded queue, so memory
+stays bounded when PostgreSQL is slower than the logs (the readers wait). One
+applier folds what is queued into the in-memory state and writes the rows, the
+dead letters and the consumed offsets in one transaction (effectively-once). The
+write runs in a worker thread, so the readers keep fetching and decoding meanwhile.
+
+On start, the register rows are loaded back into memory and every partition is read
+from its stored offset. A site whose log went backwards, or lost offsets to
+retention, stops alone with its error in the status; the projection is untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from engine.errors import LogGapError, LogWentBackwardsError, SiteLogError
+from engine.kafka import KafkaSettings
+from engine.site_log import ReadBatch, SiteLogReader
+from projections.postgres import PostgresSink
+from projections.rows import DeadLetterRow, OffsetRow
+from projections.state import Changes, ProjectionState
+from schemas.event import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SiteStatus:
+    """What a node can say about one followed site."""
+
+    site: str
+    state: str = "starting"  # starting, running, failed, stopped
+    error: str | None = None
+    #: Next offset to read per partition, as committed in PostgreSQL.
+    committed: dict[int, int] = field(default_factory=dict)
+    #: Log end per partition, as of the last fetch.
+    log_end: dict[int, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    events: int = 0
+    last_event_time: int | None = None
+
+    @property
+    def lag(self) -> int:
+        return sum(max(0, end - self.committed.get(p, 0)) for p, end in self.log_end.items())
+
+
+class Projector:
+    """Keeps one PostgreSQL schema equal to the fold of the followed site logs."""
+
+    def __init__(
+        self,
+        dsn: str,
+        sites: Mapping[str, KafkaSettings],
+        *,
+        schema: str = "sitelog",
+        accept: Callable[[Event], bool] | None = None,
+        max_batch_events: int = 20_000,
+        queue_batches: int = 8,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.sites = dict(sites)
+        self._accept = accept
+        self._max_batch_events = max_batch_events
+        self._queue: asyncio.Queue[ReadBatch] = asyncio.Queue(maxsize=queue_batches)
+        self._status = {site: SiteStatus(site) for site in self.sites}
+        self._state = ProjectionState()
+        self._sink: PostgresSink | None = None
+        self._readers: dict[str, SiteLogReader] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._progress = asyncio.Event()
+        self._failure: BaseException | None = None
+
+    @property
+    def status(self) -> dict[str, SiteStatus]:
+        return self._status
+
+    async def start(self) -> None:
+        self._sink = await asyncio.to_thread(self._open_sink)
+        stored = await asyncio.to_thread(self._sink.load_offsets)
+        for site, settings in self.sites.items():
+            status = self._status[site]
+            status.committed = dict(stored.get(site, {}))
+            reader = SiteLogReader(site, settings)
+            await reader.start()
+            await reader.assign(status.committed)
+            status.committed = {p: reader.positions[p] for p in reader.partitions}
+            self._readers[site] = reader
+            status.state = "running"
+            self._tasks.append(asyncio.create_task(self._read(site, reader), name=f"read {site}"))
+        self._tasks.append(asyncio.create_task(self._apply(), name="apply"))
+
+    def _open_sink(self) -> PostgresSink:
+        sink = PostgresSink.connect(self.dsn, self.schema)
+        sink.create_tables()
+        self._state = ProjectionState.from_rows(sink.load_registers())
+        return sink
+
+    async def _read(self, site: str, reader: SiteLogReader) -> None:
+        status = self._status[site]
+        try:
+            while True:
+                for batch in await reader.read(timeout=0.5):
+                    await self._queue.put(batch)
+                for partition in reader.partitions:
+                    end = reader.high_watermark(partition)
+                    if end is not None:
+                        status.log_end[partition] = end
+                self._progress.set()
+        except (LogWentBackwardsError, LogGapError) as exc:
+            status.state, status.error = "failed", str(exc)
+            log.error("%s", exc)
+            self._progress.set()
+        except SiteLogError as exc:
+            status.state, status.error = "failed", str(exc)
+            log.error("site %s stopped: %s", site, exc)
+            self._progress.set()
+
+    async def _apply(self) -> None:
+        assert self._sink is not None
+        try:
+            while True:
+                batches = [await self._queue.get()]
+                count = len(batches[0].events)
+                while count < self._max_batch_events and not self._queue.empty():
+                    batches.append(self._queue.get_nowait())
+                    count += len(batches[-1].events)
+                changes = self._fold(batches)
+                await asyncio.to_thread(self._sink.write, changes)
+                for batch in batches:
+                    status = self._status[batch.site]
+                    status.committed[batch.partition] = batch.next_offset
+                    status.events += len(batch.events)
+                    status.dead_letters += len(batch.dead_letters)
+                self._progress.set()
+        except BaseException as exc:
+            if not isinstance(exc, asyncio.CancelledError):
+                self._failure = exc
+                self._progress.set()
+            raise
+
+    def _fold(self, batches: list[ReadBatch]) -> Changes:
+        changes = Changes()
+        accept = self._accept
+        for batch in batches:
+            last_event_time = None
+            for _, event in batch.events:
+                if accept is None or accept(event):
+                    self._state.apply(event, changes)
+                last_event_time = event.event_time
+            for letter in batch.dead_letters:
+                changes.append(
+                    "dead_letters",
+                    DeadLetterRow(
+                        letter.site,
+                        letter.partition,
+                        letter.offset,
+                        letter.reason,
+                        letter.message,
+                        letter.key,
+                        letter.value,
+                    ),
+                )
+            status = self._status[batch.site]
+            if last_event_time is not None:
+                status.last_event_time = last_event_time
+            changes.put(
+                "offsets",
+                (batch.site, batch.partition),
+                OffsetRow(
+                    batch.site,
+                    batch.partition,
+                    batch.next_offset,
+                    status.last_event_time,
+                ),
+            )
+        return changes
+
+    def caught_up(self) -> bool:
+        """Every running site's committed offsets reached the log end of its last fetch."""
+        for status in self._status.values():
+            if status.state != "running":
+                continue
+            if not status.log_end:
+                return False
+            if status.lag:
+                return False
+        return True
+
+    async def wait_caught_up(self, timeout: float) -> bool:
+        """Wait until caught up (True), or until ``timeout`` seconds passed (False)."""
+        deadline = time.monotonic() + timeout
+        while not self.caught_up():
+            if self._failure is not None:
+                raise self._failure
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), min(remaining, 1.0))
+        return True
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for site, reader in self._readers.items():
+            await reader.stop()
+            if self._status[site].state == "running":
+                self._status[site].state = "stopped"
+        self._readers.clear()
+        if self._sink is not None:
+            await asyncio.to_thread(self._sink.close)
+            self._sink = None
