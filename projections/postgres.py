@@ -58,9 +58,25 @@ class PostgresSink:
     def _table(self, table: Table) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
 
+    def _complete(self, cur: psycopg.Cursor[Any]) -> bool:
+        names = [f"{self.schema}.{t.name}" for t in TABLES]
+        cur.execute(
+            "SELECT count(*) FROM unnest(%s::text[]) AS n WHERE to_regclass(quote_ident(%s) "
+            "|| '.' || quote_ident(split_part(n, '.', 2))) IS NOT NULL",
+            (names, self.schema),
+        )
+        row = cur.fetchone()
+        return row is not None and row[0] == len(TABLES)
+
     def create_tables(self) -> None:
-        """Create the schema and its tables if missing (idempotent)."""
+        """Create the schema and its tables if missing (idempotent).
+
+        When every table exists nothing is run: ``CREATE INDEX IF NOT EXISTS`` takes a
+        SHARE lock before it looks, which would stall a projector writing meanwhile.
+        """
         with self.conn.transaction(), self.conn.cursor() as cur:
+            if self._complete(cur):
+                return
             cur.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
             )

@@ -46,6 +46,13 @@ def register(commands: Any) -> None:
         help="a site log to follow (repeatable; env SITELOG_SITES)",
     )
     parser.add_argument(
+        "--batch-events",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="most events folded into one transaction (default 20000)",
+    )
+    parser.add_argument(
         "--until-caught-up", action="store_true", help="exit once every site's log end is projected"
     )
     parser.add_argument(
@@ -79,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _project(args: argparse.Namespace, sites: dict[str, KafkaSettings]) -> int:
-    projector = Projector(args.dsn, sites, schema=args.schema)
+    projector = Projector(args.dsn, sites, schema=args.schema, max_batch_events=args.batch_events)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
