@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks.harness import Result, alternate, broker, median_rate, note
 from engine.kafka import KafkaSettings, ensure_topic
-from engine.site_log import DEFAULT_PARTITIONS, SiteLogReader, SiteLogWriter, topic_for
+from engine.site_log import DEFAULT_PARTITIONS, SiteLogWriter, topic_for
+from engine.site_log_reader import SiteLogReader
 from schemas.codec import Codec
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock

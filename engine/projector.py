@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from engine.errors import LogGapError, LogWentBackwardsError, SiteLogError
 from engine.kafka import KafkaSettings
-from engine.site_log import ReadBatch, SiteLogReader
+from engine.site_log import ReadBatch
+from engine.site_log_reader import SiteLogReader
 from projections.postgres import PostgresSink
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.state import Changes, ProjectionState

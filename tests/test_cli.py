@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from engine.kafka import KafkaSettings
-from engine.site_log import SiteLogReader
+from engine.site_log_reader import SiteLogReader
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from engine.embedded import EmbeddedBroker
 from engine.errors import BrokerUnavailableError, LogWentBackwardsError
 from engine.kafka import KafkaSettings
-from engine.site_log import ReadBatch, SiteLogReader, SiteLogWriter
+from engine.site_log import ReadBatch, SiteLogWriter
+from engine.site_log_reader import SiteLogReader
 from schemas.codec import MAGIC, Codec
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
