@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import sys
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from engine.embedded import EmbeddedBroker
 
@@ -77,3 +79,29 @@ def broker() -> Iterator[str]:
 def note(message: str) -> None:
     """Progress for the person running the benchmarks; stdout stays pure JSON lines."""
     print(message, file=sys.stderr, flush=True)
+
+
+async def raw_consume(
+    bootstrap_servers: str, partitions: list[TopicPartition], count: int
+) -> float:
+    """The baseline reader: events/s fetching ``count`` records with aiokafka, no decoding."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=200,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        seen = 0
+        while seen < count:
+            fetched = await consumer.getmany(timeout_ms=2000, max_records=5000)
+            seen += sum(len(records) for records in fetched.values())
+        return count / (loop.time() - started)
+    finally:
+        await consumer.stop()

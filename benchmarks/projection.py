@@ -12,9 +12,9 @@ import asyncio
 import uuid
 from contextlib import ExitStack
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from benchmarks.harness import Result, alternate, broker, median_rate, note
+from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
 from engine import simulation
 from engine.embedded import EmbeddedPostgres
 from engine.kafka import KafkaSettings
@@ -59,26 +59,8 @@ async def _project(dsn: str, settings: KafkaSettings, sites: list[str]) -> float
 
 
 async def _raw(settings: KafkaSettings, sites: list[str], count: int) -> float:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        seen = 0
-        while seen < count:
-            fetched = await consumer.getmany(timeout_ms=2000, max_records=5000)
-            seen += sum(len(records) for records in fetched.values())
-        return count / (loop.time() - started)
-    finally:
-        await consumer.stop()
+    partitions = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
+    return await raw_consume(settings.bootstrap_servers, partitions, count)
 
 
 def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:

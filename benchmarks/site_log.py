@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
-from benchmarks.harness import Result, alternate, broker, median_rate, note
+from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
 from engine.kafka import KafkaSettings, ensure_topic
 from engine.site_log import DEFAULT_PARTITIONS, SiteLogWriter, topic_for
 from engine.site_log_reader import SiteLogReader
@@ -95,27 +95,8 @@ async def _sitelog_read(settings: KafkaSettings, site: str, count: int) -> float
 
 
 async def _raw_read(settings: KafkaSettings, site: str, count: int) -> float:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=200,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic_for(site), p) for p in range(DEFAULT_PARTITIONS)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        seen = 0
-        while seen < count:
-            fetched = await consumer.getmany(timeout_ms=2000, max_records=5000)
-            seen += sum(len(records) for records in fetched.values())
-        return count / (loop.time() - started)
-    finally:
-        await consumer.stop()
+    partitions = [TopicPartition(topic_for(site), p) for p in range(DEFAULT_PARTITIONS)]
+    return await raw_consume(settings.bootstrap_servers, partitions, count)
 
 
 def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -111,6 +112,47 @@ def _ack_removed(
     state.put("acknowledgements", key, row, changes)
 
 
+def _add(
+    state: ProjectionState,
+    changes: Changes,
+    table: str,
+    key: tuple[str],
+    version: bytes,
+    removal_field: str,
+    build: Callable[[bytes | None], Any],
+) -> None:
+    """Add to an add/remove set: the latest addition describes the row; a removal stays."""
+    old = state.get(table, key)
+    if old is not None and old.version is not None and version <= old.version:
+        return
+    state.put(table, key, build(getattr(old, removal_field) if old else None), changes)
+
+
+def _remove(
+    state: ProjectionState,
+    changes: Changes,
+    table: str,
+    key: tuple[str],
+    version: bytes,
+    removal_field: str,
+    tombstone: Callable[[], Any],
+) -> None:
+    """Remove from an add/remove set: the removal wins whatever the order of arrival.
+
+    Removed before (or without) its addition, the row is a tombstone described by the
+    latest removal, so that any arrival order leaves the same row.
+    """
+    old = state.get(table, key)
+    removed = getattr(old, removal_field) if old is not None else None
+    if removed is not None and version <= removed:
+        return
+    if old is None or old.version is None:
+        row = tombstone()
+    else:
+        row = old._replace(**{removal_field: version})
+    state.put(table, key, row, changes)
+
+
 # What a downtime or comment row holds before its schedule or addition arrives.
 _UNSCHEDULED: dict[str, Any] = dict.fromkeys(
     (
@@ -134,100 +176,104 @@ def _downtime_scheduled(
     state: ProjectionState, event: Event, downtime: DowntimeScheduled, changes: Changes
 ) -> None:
     audit(event, changes)
-    key = (downtime.downtime_id,)
     version = version_key(event)
-    old: DowntimeRow | None = state.get("downtimes", key)
-    if old is not None and old.version is not None and version <= old.version:
-        return
-    row = DowntimeRow(
-        downtime_id=downtime.downtime_id,
-        host_name=downtime.host_name,
-        service_description=downtime.service_description or "",
-        target_site=event.target_site,
-        fixed=downtime.fixed,
-        start_time=downtime.start_time,
-        end_time=downtime.end_time,
-        duration=downtime.duration,
-        with_services=downtime.with_services,
-        author=downtime.author,
-        comment=downtime.comment,
-        entry_time=event.event_time,
-        version=version,
-        cancelled_version=old.cancelled_version if old else None,
+    _add(
+        state,
+        changes,
+        "downtimes",
+        (downtime.downtime_id,),
+        version,
+        "cancelled_version",
+        lambda cancelled: DowntimeRow(
+            downtime_id=downtime.downtime_id,
+            host_name=downtime.host_name,
+            service_description=downtime.service_description or "",
+            target_site=event.target_site,
+            fixed=downtime.fixed,
+            start_time=downtime.start_time,
+            end_time=downtime.end_time,
+            duration=downtime.duration,
+            with_services=downtime.with_services,
+            author=downtime.author,
+            comment=downtime.comment,
+            entry_time=event.event_time,
+            version=version,
+            cancelled_version=cancelled,
+        ),
     )
-    state.put("downtimes", key, row, changes)
 
 
 def _downtime_cancelled(
     state: ProjectionState, event: Event, cancel: DowntimeCancelled, changes: Changes
 ) -> None:
     audit(event, changes)
-    key = (cancel.downtime_id,)
     version = version_key(event)
-    old: DowntimeRow | None = state.get("downtimes", key)
-    if old is not None and old.cancelled_version is not None and version <= old.cancelled_version:
-        return
-    if old is None or old.version is None:
-        # Cancelled before (or without) its schedule: a tombstone, described by the latest
-        # cancellation so that any arrival order leaves the same row.
-        row = DowntimeRow(
+    _remove(
+        state,
+        changes,
+        "downtimes",
+        (cancel.downtime_id,),
+        version,
+        "cancelled_version",
+        lambda: DowntimeRow(
             downtime_id=cancel.downtime_id,
             host_name=cancel.host_name,
             service_description=cancel.service_description or "",
             target_site=event.target_site,
             **_UNSCHEDULED,
             cancelled_version=version,
-        )
-    else:
-        row = old._replace(cancelled_version=version)
-    state.put("downtimes", key, row, changes)
+        ),
+    )
 
 
 def _comment_added(
     state: ProjectionState, event: Event, comment: CommentAdded, changes: Changes
 ) -> None:
     audit(event, changes)
-    key = (comment.comment_id,)
     version = version_key(event)
-    old: CommentRow | None = state.get("comments", key)
-    if old is not None and old.version is not None and version <= old.version:
-        return
-    row = CommentRow(
-        comment_id=comment.comment_id,
-        host_name=comment.host_name,
-        service_description=comment.service_description or "",
-        target_site=event.target_site,
-        author=comment.author,
-        text=comment.text,
-        persistent=comment.persistent,
-        entry_time=event.event_time,
-        version=version,
-        deleted_version=old.deleted_version if old else None,
+    _add(
+        state,
+        changes,
+        "comments",
+        (comment.comment_id,),
+        version,
+        "deleted_version",
+        lambda deleted: CommentRow(
+            comment_id=comment.comment_id,
+            host_name=comment.host_name,
+            service_description=comment.service_description or "",
+            target_site=event.target_site,
+            author=comment.author,
+            text=comment.text,
+            persistent=comment.persistent,
+            entry_time=event.event_time,
+            version=version,
+            deleted_version=deleted,
+        ),
     )
-    state.put("comments", key, row, changes)
 
 
 def _comment_deleted(
     state: ProjectionState, event: Event, deletion: CommentDeleted, changes: Changes
 ) -> None:
     audit(event, changes)
-    key = (deletion.comment_id,)
     version = version_key(event)
-    old: CommentRow | None = state.get("comments", key)
-    if old is not None and old.deleted_version is not None and version <= old.deleted_version:
-        return
-    if old is None or old.version is None:
-        row = CommentRow(
+    _remove(
+        state,
+        changes,
+        "comments",
+        (deletion.comment_id,),
+        version,
+        "deleted_version",
+        lambda: CommentRow(
             comment_id=deletion.comment_id,
             host_name=deletion.host_name,
             service_description=deletion.service_description or "",
             target_site=event.target_site,
             **_UNWRITTEN,
             deleted_version=version,
-        )
-    else:
-        row = old._replace(deleted_version=version)
-    state.put("comments", key, row, changes)
+        ),
+    )
 
 
 def _check_rescheduled(
