@@ -62,3 +62,19 @@ class LogGapError(SiteLogError):
             expected,
             log_start,
         )
+
+
+class CommandError(SitelogError):
+    """An operator command was refused; nothing was appended."""
+
+
+class UnknownSubjectError(CommandError):
+    """The command names a host, service, downtime or comment this node does not know."""
+
+
+class OutsideSubsetError(CommandError):
+    """A remote node was asked to act on a subject owned by another site."""
+
+
+class CentralOnlyError(CommandError):
+    """Configuration is authored on central only."""

@@ -83,6 +83,15 @@ class Projector:
     def status(self) -> dict[str, SiteStatus]:
         return self._status
 
+    @property
+    def state(self) -> ProjectionState:
+        """The fold's in-memory registers (read them, never change them)."""
+        return self._state
+
+    def committed(self, site: str, partition: int) -> int:
+        """The next offset of a partition that is not yet in PostgreSQL."""
+        return self._status[site].committed.get(partition, 0)
+
     async def start(self) -> None:
         self._sink = await asyncio.to_thread(self._open_sink)
         stored = await asyncio.to_thread(self._sink.load_offsets)
@@ -196,9 +205,20 @@ class Projector:
         return True
 
     async def wait_caught_up(self, timeout: float) -> bool:
-        """Wait until caught up (True), or until ``timeout`` seconds passed (False)."""
+        """Wait until caught up with the log ends of the last fetches (True), or ``timeout``.
+
+        Right after a write, the last fetch may predate it: to see one's own write, wait
+        for its position with :meth:`wait_for`.
+        """
+        return await self._wait(self.caught_up, timeout)
+
+    async def wait_for(self, site: str, partition: int, offset: int, timeout: float) -> bool:
+        """Wait until the record at ``offset`` is committed in PostgreSQL (read-your-writes)."""
+        return await self._wait(lambda: self.committed(site, partition) > offset, timeout)
+
+    async def _wait(self, condition: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while not self.caught_up():
+        while not condition():
             if self._failure is not None:
                 raise self._failure
             remaining = deadline - time.monotonic()

@@ -1,0 +1,253 @@
+"""The write path: operator actions and configuration become events in the node's own site log.
+
+A command never writes a projection row: it appends one event to the log of the
+node's site, with ``target_site`` set to the site that owns the subject (looked up in
+the node's projection), and returns the event and where it landed, so a caller can
+wait until the projector has committed past it (read-your-writes). A remote node
+refuses subjects outside its subset; configuration is authored on central only.
+Refused commands append nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from engine.config import CENTRAL
+from engine.errors import (
+    CentralOnlyError,
+    OutsideSubsetError,
+    UnknownSubjectError,
+)
+from engine.site_log import Appended, SiteLogWriter
+from projections import lookup
+from projections.state import ProjectionState
+from schemas.configuration import (
+    HostDefined,
+    HostRemoved,
+    PollerDefined,
+    PollerRemoved,
+    ServiceDefined,
+    ServiceRemoved,
+    SiteDefined,
+    SiteRemoved,
+)
+from schemas.errors import InvalidEventError
+from schemas.event import Event
+from schemas.hlc import HybridLogicalClock
+from schemas.operations import (
+    AcknowledgementRemoved,
+    AcknowledgementSet,
+    CheckRescheduled,
+    CommentAdded,
+    CommentDeleted,
+    DowntimeCancelled,
+    DowntimeScheduled,
+)
+from schemas.payload import Payload
+
+Written = tuple[Event, Appended]
+
+#: Configuration payloads (pool configuration joins with the pools issue).
+CONFIGURATION = (
+    SiteDefined,
+    SiteRemoved,
+    PollerDefined,
+    PollerRemoved,
+    HostDefined,
+    HostRemoved,
+    ServiceDefined,
+    ServiceRemoved,
+)
+
+
+class WritePath:
+    def __init__(
+        self,
+        *,
+        origin: str,
+        role: str,
+        site: str,
+        writer: SiteLogWriter,
+        state: Callable[[], ProjectionState],
+        clock: HybridLogicalClock | None = None,
+    ) -> None:
+        self.origin, self.role, self.site = origin, role, site
+        self._writer = writer
+        self._state = state
+        self._clock = clock or HybridLogicalClock()
+
+    def _owner(self, host_name: str) -> str:
+        owner = lookup.host_site(self._state(), host_name)
+        if owner is None:
+            raise UnknownSubjectError(f"unknown host {host_name!r}")
+        if self.role != CENTRAL and owner != self.site:
+            raise OutsideSubsetError(
+                f"host {host_name!r} belongs to site {owner!r}; this node serves {self.site!r}"
+            )
+        return owner
+
+    async def _append(self, payload: Payload, target_site: str) -> Written:
+        event = Event.create(
+            payload, site=self.site, origin=self.origin, clock=self._clock, target_site=target_site
+        )
+        return event, await self._writer.append(event)
+
+    async def acknowledge(
+        self,
+        host: str,
+        service: str | None = None,
+        *,
+        author: str,
+        comment: str = "",
+        sticky: bool = False,
+        notify: bool = True,
+        persistent: bool = False,
+        expire_time: int | None = None,
+    ) -> Written:
+        _require(author, "author")
+        return await self._append(
+            AcknowledgementSet(
+                host_name=host,
+                service_description=service,
+                sticky=sticky,
+                notify=notify,
+                persistent=persistent,
+                author=author,
+                comment=comment,
+                expire_time=expire_time,
+            ),
+            self._owner(host),
+        )
+
+    async def remove_acknowledgement(
+        self, host: str, service: str | None = None, *, author: str
+    ) -> Written:
+        return await self._append(
+            AcknowledgementRemoved(host_name=host, service_description=service, author=author),
+            self._owner(host),
+        )
+
+    async def schedule_downtime(
+        self,
+        host: str,
+        service: str | None = None,
+        *,
+        author: str,
+        start_time: int,
+        end_time: int,
+        fixed: bool = True,
+        duration: int = 0,
+        with_services: bool = False,
+        comment: str = "",
+    ) -> Written:
+        _require(author, "author")
+        if end_time <= start_time:
+            raise InvalidEventError("end_time must be after start_time")
+        if not fixed and duration <= 0:
+            raise InvalidEventError("a flexible downtime needs a positive duration")
+        return await self._append(
+            DowntimeScheduled(
+                downtime_id=str(uuid.uuid4()),
+                host_name=host,
+                service_description=service,
+                fixed=fixed,
+                start_time=start_time,
+                end_time=end_time,
+                duration=duration,
+                with_services=with_services,
+                author=author,
+                comment=comment,
+            ),
+            self._owner(host),
+        )
+
+    async def cancel_downtime(self, downtime_id: str, *, author: str) -> Written:
+        row = lookup.downtime(self._state(), downtime_id)
+        if row is None:
+            raise UnknownSubjectError(f"unknown downtime {downtime_id!r}")
+        return await self._append(
+            DowntimeCancelled(
+                downtime_id=downtime_id,
+                host_name=row.host_name,
+                service_description=row.service_description or None,
+                author=author,
+            ),
+            self._owner(row.host_name),
+        )
+
+    async def add_comment(
+        self,
+        host: str,
+        service: str | None = None,
+        *,
+        author: str,
+        text: str,
+        persistent: bool = True,
+    ) -> Written:
+        _require(author, "author")
+        _require(text, "text")
+        return await self._append(
+            CommentAdded(
+                comment_id=str(uuid.uuid4()),
+                host_name=host,
+                service_description=service,
+                author=author,
+                text=text,
+                persistent=persistent,
+            ),
+            self._owner(host),
+        )
+
+    async def delete_comment(self, comment_id: str, *, author: str) -> Written:
+        row = lookup.comment(self._state(), comment_id)
+        if row is None:
+            raise UnknownSubjectError(f"unknown comment {comment_id!r}")
+        return await self._append(
+            CommentDeleted(
+                comment_id=comment_id,
+                host_name=row.host_name,
+                service_description=row.service_description or None,
+                author=author,
+            ),
+            self._owner(row.host_name),
+        )
+
+    async def reschedule_check(
+        self,
+        host: str,
+        service: str | None = None,
+        *,
+        author: str,
+        next_check: int,
+        forced: bool = False,
+    ) -> Written:
+        return await self._append(
+            CheckRescheduled(
+                host_name=host,
+                service_description=service,
+                next_check=next_check,
+                forced=forced,
+                author=author,
+            ),
+            self._owner(host),
+        )
+
+    async def configure(self, payload: Payload) -> Written:
+        """Append a configuration event (central only), targeted at the site it concerns."""
+        if self.role != CENTRAL:
+            raise CentralOnlyError("configuration is authored on central only")
+        if not isinstance(payload, CONFIGURATION):
+            raise InvalidEventError(f"{type(payload).__name__} is not a configuration event")
+        state = self._state()
+        owner = payload.owner_site()
+        if owner is None and isinstance(payload, (HostRemoved, ServiceDefined, ServiceRemoved)):
+            owner = lookup.host_site(state, payload.host_name)
+        if owner is None and isinstance(payload, PollerRemoved):
+            owner = lookup.poller_site(state, payload.poller_name)
+        return await self._append(payload, owner or CENTRAL)
+
+
+def _require(value: str, name: str) -> None:
+    if not value.strip():
+        raise InvalidEventError(f"{name!r} must not be empty")
