@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from engine.errors import LogGapError, LogWentBackwardsError, SiteLogError
 from engine.kafka import KafkaSettings
 from engine.site_log import ReadBatch
-from engine.site_log_reader import SiteLogReader
+from engine.site_log_reader import SiteLogReader, read_log_offsets
 from projections.postgres import PostgresSink
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.state import Changes, ProjectionState
@@ -31,13 +32,18 @@ from schemas.event import Event
 
 log = logging.getLogger(__name__)
 
+#: Reconnection backoff of an unreachable site, doubling from the first to the cap (seconds).
+RETRY_FIRST, RETRY_CAP = 0.5, 30.0
+#: How often each site's log ends are asked for, and how long an answer may take (seconds).
+PROBE_INTERVAL, PROBE_TIMEOUT = 2.0, 5.0
+
 
 @dataclass
 class SiteStatus:
     """What a node can say about one followed site."""
 
     site: str
-    state: str = "starting"  # starting, running, failed, stopped
+    state: str = "connecting"  # connecting, running, disconnected, failed, stopped
     error: str | None = None
     #: Next offset to read per partition, as committed in PostgreSQL.
     committed: dict[int, int] = field(default_factory=dict)
@@ -93,18 +99,17 @@ class Projector:
         return self._status[site].committed.get(partition, 0)
 
     async def start(self) -> None:
+        """Load the projection back and start following every site; returns at once.
+
+        A site whose brokers cannot be reached does not hold the others up: it shows as
+        disconnected and is retried with capped backoff.
+        """
         self._sink = await asyncio.to_thread(self._open_sink)
         stored = await asyncio.to_thread(self._sink.load_offsets)
-        for site, settings in self.sites.items():
-            status = self._status[site]
-            status.committed = dict(stored.get(site, {}))
-            reader = SiteLogReader(site, settings)
-            await reader.start()
-            await reader.assign(status.committed)
-            status.committed = {p: reader.positions[p] for p in reader.partitions}
-            self._readers[site] = reader
-            status.state = "running"
-            self._tasks.append(asyncio.create_task(self._read(site, reader), name=f"read {site}"))
+        for site in self.sites:
+            self._status[site].committed = dict(stored.get(site, {}))
+            self._tasks.append(asyncio.create_task(self._follow(site), name=f"follow {site}"))
+            self._tasks.append(asyncio.create_task(self._probe(site), name=f"probe {site}"))
         self._tasks.append(asyncio.create_task(self._apply(), name="apply"))
 
     def _open_sink(self) -> PostgresSink:
@@ -113,24 +118,70 @@ class Projector:
         self._state = ProjectionState.from_rows(sink.load_registers())
         return sink
 
-    async def _read(self, site: str, reader: SiteLogReader) -> None:
+    async def _follow(self, site: str) -> None:
+        """Read one site for as long as the projector runs, reconnecting when it goes away."""
         status = self._status[site]
-        try:
-            while True:
-                for batch in await reader.read(timeout=0.5):
-                    await self._queue.put(batch)
-                for partition in reader.partitions:
-                    end = reader.high_watermark(partition)
-                    if end is not None:
-                        status.log_end[partition] = end
+        positions = dict(status.committed)
+        delay = RETRY_FIRST
+        while True:
+            reader = SiteLogReader(site, self.sites[site])
+            try:
+                await reader.start()
+                await reader.assign(positions)
+                self._readers[site] = reader
+                status.state, status.error, delay = "running", None, RETRY_FIRST
+                while True:
+                    for batch in await reader.read(timeout=0.5):
+                        await self._queue.put(batch)
+                    positions = reader.positions
+                    for partition in reader.partitions:
+                        end = reader.high_watermark(partition)
+                        if end is not None:
+                            status.log_end[partition] = max(end, status.log_end.get(partition, 0))
+                    self._progress.set()
+            except (LogWentBackwardsError, LogGapError) as exc:
+                status.state, status.error = "failed", str(exc)
+                log.error("%s", exc)
                 self._progress.set()
-        except (LogWentBackwardsError, LogGapError) as exc:
-            status.state, status.error = "failed", str(exc)
-            log.error("%s", exc)
-            self._progress.set()
-        except SiteLogError as exc:
-            status.state, status.error = "failed", str(exc)
-            log.error("site %s stopped: %s", site, exc)
+                return
+            except SiteLogError as exc:
+                status.state, status.error = "disconnected", str(exc)
+                log.warning("site %s: %s; retrying in %.1fs", site, exc, delay)
+                self._progress.set()
+            finally:
+                self._readers.pop(site, None)
+                await reader.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP)
+
+    async def _probe(self, site: str) -> None:
+        """Ask the site's brokers for their log ends now and then: connectivity and lag.
+
+        aiokafka reconnects silently, so a reader of an unreachable site just reads
+        nothing; the probe is what notices, and what tells the lag while it is away.
+        """
+        status = self._status[site]
+        settings = dataclasses.replace(
+            self.sites[site], connect_timeout=min(PROBE_TIMEOUT, self.sites[site].connect_timeout)
+        )
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            reader = self._readers.get(site)
+            if reader is None or status.state == "failed":
+                continue
+            try:
+                offsets = await read_log_offsets(settings, reader.topic, reader.partitions)
+            except SiteLogError as exc:
+                if status.state == "running":
+                    status.state, status.error = "disconnected", str(exc)
+                    log.warning("site %s: %s", site, exc)
+                    self._progress.set()
+                continue
+            for partition, bounds in offsets.items():
+                status.log_end[partition] = bounds.end
+            if status.state == "disconnected":
+                log.info("site %s is reachable again", site)
+                status.state, status.error = "running", None
             self._progress.set()
 
     async def _apply(self) -> None:
@@ -194,10 +245,12 @@ class Projector:
         return changes
 
     def caught_up(self) -> bool:
-        """Every running site's committed offsets reached the log end of its last fetch."""
+        """Every site that has not failed has committed up to its last known log end."""
         for status in self._status.values():
-            if status.state != "running":
+            if status.state == "failed":
                 continue
+            if status.state != "running":
+                return False
             if not status.log_end:
                 return False
             if status.lag:
@@ -234,11 +287,12 @@ class Projector:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        for site, reader in self._readers.items():
+        for reader in self._readers.values():  # the follow tasks stop theirs as they end
             await reader.stop()
-            if self._status[site].state == "running":
-                self._status[site].state = "stopped"
         self._readers.clear()
+        for status in self._status.values():
+            if status.state != "failed":
+                status.state = "stopped"
         if self._sink is not None:
             await asyncio.to_thread(self._sink.close)
             self._sink = None

@@ -127,6 +127,11 @@ class SiteLogWriter:
             self._producer = None
             raise
 
+    async def ensure_started(self) -> None:
+        """Start if not started: a node's writer may find its site's brokers away at start."""
+        if self._producer is None:
+            await self.start()
+
     @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:

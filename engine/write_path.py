@@ -91,6 +91,7 @@ class WritePath:
         event = Event.create(
             payload, site=self.site, origin=self.origin, clock=self._clock, target_site=target_site
         )
+        await self._writer.ensure_started()
         return event, await self._writer.append(event)
 
     async def acknowledge(

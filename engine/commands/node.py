@@ -1,0 +1,83 @@
+"""``sitelog node --config FILE``: run a central or remote node until SIGINT or SIGTERM.
+
+Every setting of the file may come from an environment variable instead (see
+``engine/config.py``). The node prints one status line per followed site every
+``--status-every`` seconds: state, events applied, lag, dead letters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from contextlib import suppress
+from typing import Any
+
+from engine import config as node_config
+from engine.errors import ConfigError
+from engine.node import Node
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "node",
+        help="run a central or remote node",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("SITELOG_CONFIG"),
+        required=False,
+        metavar="FILE",
+        help="the node's TOML file (env SITELOG_CONFIG)",
+    )
+    parser.add_argument(
+        "--status-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="print each site's status this often (0: never)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.config:
+        raise ConfigError("no configuration: pass --config FILE or set SITELOG_CONFIG")
+    return asyncio.run(_run(node_config.load(args.config), args.status_every))
+
+
+def status_lines(node: Node) -> list[str]:
+    lines = []
+    for status in node.status.values():
+        line = f"{status.site}: {status.state}, {status.events} events, lag {status.lag}"
+        if status.dead_letters:
+            line += f", {status.dead_letters} dead letters"
+        if status.error:
+            line += f" ({status.error})"
+        lines.append(line)
+    return lines
+
+
+async def _run(config: node_config.NodeConfig, status_every: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Node(config) as node:
+        print(
+            f"node {config.name} ({config.role}, site {config.site}) follows "
+            f"{', '.join(sorted(config.followed))}",
+            file=sys.stderr,
+            flush=True,
+        )
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), status_every if status_every > 0 else None)
+            if status_every > 0:
+                for line in status_lines(node):
+                    print(line, file=sys.stderr, flush=True)
+    return 0

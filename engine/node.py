@@ -1,0 +1,76 @@
+"""A running sitelog node: the projection of the logs it follows, and its write path.
+
+A central node follows every site log and keeps everything; a remote node follows its
+own site's log and central's, and keeps only the subjects its site owns. Both append
+their operators' actions to their own site's log. The HTTP API (its own issue) sits
+on top of :class:`Node`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+from engine.config import NodeConfig
+from engine.errors import BrokerUnavailableError
+from engine.projector import Projector, SiteStatus
+from engine.site_log import SiteLogWriter
+from engine.write_path import WritePath
+from schemas.event import Event
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    def __init__(self, config: NodeConfig, *, max_batch_events: int = 20_000) -> None:
+        self.config = config
+        self.projector = Projector(
+            config.dsn,
+            config.followed,
+            schema=config.schema,
+            accept=self._keeps,
+            max_batch_events=max_batch_events,
+        )
+        self.writer = SiteLogWriter(config.site, config.sites[config.site])
+        self.write_path = WritePath(
+            origin=config.name,
+            role=config.role,
+            site=config.site,
+            writer=self.writer,
+            state=lambda: self.projector.state,
+        )
+
+    def _keeps(self, event: Event) -> bool:
+        return self.config.accepts(event.target_site)
+
+    @property
+    def status(self) -> dict[str, SiteStatus]:
+        return self.projector.status
+
+    async def start(self) -> None:
+        await self.projector.start()
+        try:
+            await self.writer.start()
+        except BrokerUnavailableError as exc:
+            # The node still serves what it has; commands retry the connection.
+            log.warning("own site log not reachable yet: %s", exc)
+
+    async def stop(self) -> None:
+        try:
+            await self.writer.stop()
+        except BrokerUnavailableError as exc:
+            log.warning("%s", exc)
+        await self.projector.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
