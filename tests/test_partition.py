@@ -4,8 +4,15 @@ after the link returns both nodes agree on paris, equal to a clean replay of bot
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
+
+import psycopg
 
 from engine import simulation
 from engine.config import NodeConfig
@@ -14,6 +21,7 @@ from engine.kafka import KafkaSettings
 from engine.node import Node
 from engine.site_log import SiteLogWriter
 from engine.site_log_reader import SiteLogReader, read_log_offsets
+from engine.write_path import WritePath
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
 from schemas.configuration import HostDefined
@@ -21,6 +29,7 @@ from schemas.event import Event
 from schemas.types import now_us
 from tests.kafka_proxy import KafkaProxy
 
+SITELOG = str(Path(sys.executable).with_name("sitelog"))
 HOSTS = [f"paris-host-{i:04d}" for i in range(10)]
 PARTITIONS = [0, 1, 2, 3]
 
@@ -156,6 +165,169 @@ def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPost
     digests = []
     for node in (central, paris):
         sink = PostgresSink.connect(node.config.dsn, node.config.schema)
+        try:
+            digests.append(sink.digest({"paris"}))
+        finally:
+            sink.close()
+    assert digests == [clean.digest({"paris"})] * 2
+
+
+def write_config(path: Path, config: NodeConfig) -> None:
+    sites = "".join(
+        f'[sites.{name}]\nbootstrap_servers = "{settings.bootstrap_servers}"\n'
+        f"connect_timeout = {settings.connect_timeout}\n\n"
+        for name, settings in config.sites.items()
+    )
+    path.write_text(
+        f'[node]\nname = "{config.name}"\nrole = "{config.role}"\nsite = "{config.site}"\n\n'
+        f'[database]\ndsn = "{config.dsn}"\nschema = "{config.schema}"\n\n{sites}'
+    )
+
+
+def committed(config: NodeConfig) -> dict[str, dict[int, int]]:
+    sink = PostgresSink.connect(config.dsn, config.schema)
+    try:
+        return sink.load_offsets()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    finally:
+        sink.close()
+
+
+def wait_committed(config: NodeConfig, ends: dict[str, dict[int, int]], bound: float) -> None:
+    deadline = time.monotonic() + bound
+    while True:
+        stored = committed(config)
+        if all(
+            stored.get(site, {}).get(p, 0) >= end
+            for site, parts in ends.items()
+            for p, end in parts.items()
+        ):
+            return
+        assert time.monotonic() < deadline, f"{config.name} stored {stored}, expected {ends}"
+        time.sleep(0.1)
+
+
+def test_a_remote_node_killed_during_the_partition_recovers_the_same(
+    postgres_server: EmbeddedPostgres | str, tmp_path: Path
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    with (
+        EmbeddedBroker() as central_broker,
+        EmbeddedBroker() as paris_broker,
+        KafkaProxy(paris_broker.bootstrap_servers) as to_paris,
+        KafkaProxy(central_broker.bootstrap_servers) as to_central,
+    ):
+        c_boot, p_boot = central_broker.bootstrap_servers, paris_broker.bootstrap_servers
+        central = Node(
+            node_config(
+                "central-1",
+                "central",
+                "central",
+                database(postgres_server, f"central_{tag}"),
+                {"central": c_boot, "paris": to_paris.address},
+            )
+        )
+        remote = node_config(
+            "paris-1",
+            "remote",
+            "paris",
+            database(postgres_server, f"paris_{tag}"),
+            {"central": to_central.address, "paris": p_boot},
+        )
+        config_file = tmp_path / "paris.toml"
+        write_config(config_file, remote)
+        command = [SITELOG, "node", "--config", str(config_file), "--status-every", "0"]
+        traffic = simulation.Traffic(sites=("paris",), hosts_per_site=len(HOSTS))
+        results = list(simulation.events(5000, traffic, seed=4))
+        # What paris operators do during the cut: the events the paris node's write path
+        # appends (the HTTP API that would carry them to the node arrives with its issue).
+        paris_ops = InMemoryProjection()
+        children: list[subprocess.Popen[bytes]] = []
+
+        def start_remote() -> None:
+            children.append(
+                subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
+            )
+
+        async def ends_now() -> dict[str, dict[int, int]]:
+            return {
+                "central": await log_ends(c_boot, "central"),
+                "paris": await log_ends(p_boot, "paris"),
+            }
+
+        async def phase_one() -> dict[str, dict[int, int]]:
+            async with SiteLogWriter("paris", KafkaSettings(p_boot)) as poller:
+                for host in HOSTS:
+                    event, _ = await central.write_path.configure(
+                        HostDefined(host_name=host, site_name="paris")
+                    )
+                    paris_ops.apply_batch([event])
+                await poller.append_many(results[:2000])
+            return await ends_now()
+
+        async def during_cut() -> dict[str, dict[int, int]]:
+            async with SiteLogWriter("paris", KafkaSettings(p_boot)) as poller:
+                operator = WritePath(
+                    origin="paris-1",
+                    role="remote",
+                    site="paris",
+                    writer=poller,
+                    state=lambda: paris_ops.state,
+                )
+                start = now_us()
+                await poller.append_many(results[2000:3500])
+                await operator.acknowledge(HOSTS[1], author="paris-op", sticky=True)
+                await operator.schedule_downtime(
+                    HOSTS[2], author="paris-op", start_time=start, end_time=start + 3_600_000_000
+                )
+                await central.write_path.acknowledge(HOSTS[1], author="central-op")
+                await central.write_path.add_comment(HOSTS[2], author="central-op", text="hi")
+                await poller.append_many(results[3500:])
+            return await ends_now()
+
+        try:
+            start_remote()
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(central.start())
+            try:
+                ends = loop.run_until_complete(phase_one())
+                loop.run_until_complete(wait_projected(central, ends, 60))
+                wait_committed(remote, ends, 60)
+
+                to_paris.cut()
+                to_central.cut()
+                ends = loop.run_until_complete(during_cut())
+                os.killpg(children[-1].pid, signal.SIGKILL)  # killed during the cut
+                children[-1].wait(timeout=30)
+                start_remote()
+                # Cut off from central, the restarted node still projects its own site.
+                wait_committed(remote, {"paris": ends["paris"]}, 60)
+
+                to_paris.restore()
+                to_central.restore()
+                restored = time.monotonic()
+                loop.run_until_complete(wait_projected(central, ends, 120))
+                wait_committed(remote, ends, 120)
+                print(
+                    f"catch-up after the partition and a killed remote: "
+                    f"{time.monotonic() - restored:.2f}s"
+                )
+            finally:
+                loop.run_until_complete(central.stop())
+                loop.close()
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    os.killpg(child.pid, signal.SIGTERM)
+                    child.wait(timeout=30)
+
+        clean = InMemoryProjection()
+        clean.apply_batch(asyncio.run(read_log(c_boot, "central")))
+        clean.apply_batch(asyncio.run(read_log(p_boot, "paris")))
+    digests = []
+    for config in (central.config, remote):
+        sink = PostgresSink.connect(config.dsn, config.schema)
         try:
             digests.append(sink.digest({"paris"}))
         finally:
