@@ -1,13 +1,13 @@
 # sitelog: two commands from a fresh clone on a machine with only Python.
 #   make test   venv, install, full test suite (embedded broker and PostgreSQL)
-#   make demo   the whole deployment on this machine (arrives with the nodes issue)
+#   make demo   the whole deployment on this machine (Ctrl-C stops it)
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test lint bench clean
+.PHONY: install test demo lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/sitelog demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.commands import node, produce, project
+from engine.commands import demo, node, produce, project
 from schemas.errors import SitelogError
 
 EXIT_ERROR = 2
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="more logging on stderr (-vv for the Kafka client too)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo.register(commands)
     node.register(commands)
     produce.register(commands)
     project.register(commands)

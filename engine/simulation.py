@@ -35,6 +35,11 @@ class Traffic:
     interval_us: int = 60_000_000
 
 
+def host_names(traffic: Traffic, site: str) -> list[str]:
+    """The host names ``events`` uses for a site."""
+    return [f"{site}-host-{h:04d}" for h in range(traffic.hosts_per_site)]
+
+
 def _perfdata(service: str, rnd: random.Random) -> str:
     if service == "Load":
         a, b, c = (rnd.random() * 4 for _ in range(3))
@@ -49,8 +54,14 @@ def _perfdata(service: str, rnd: random.Random) -> str:
     return f"rta={rnd.random() * 50:.3f}ms;100;500;0; pl={rnd.choice((0, 0, 0, 20))}%;20;60;0;100"
 
 
-def events(count: int, traffic: Traffic = Traffic(), seed: int = 0) -> Iterator[Event]:
-    """``count`` events, round-robin over every service of every host of every site."""
+def events(
+    count: int, traffic: Traffic = Traffic(), seed: int = 0, start: int = START
+) -> Iterator[Event]:
+    """``count`` events, round-robin over every service of every host of every site.
+
+    Simulated time starts at ``start`` and runs one check interval per round of every
+    subject.
+    """
     rnd = random.Random(seed)
     clocks = {site: HybridLogicalClock(wall_ms=lambda: now // 1000) for site in traffic.sites}
     op_clock = HybridLogicalClock(wall_ms=lambda: now // 1000)
@@ -63,7 +74,7 @@ def events(count: int, traffic: Traffic = Traffic(), seed: int = 0) -> Iterator[
         for service in ("", *services)
     ]
     step = traffic.interval_us // max(1, len(subjects))
-    now = START
+    now = start
     for i in range(count):
         now += step
         site, host, service = subjects[i % len(subjects)]

@@ -236,17 +236,36 @@ class WritePath:
 
     async def configure(self, payload: Payload) -> Written:
         """Append a configuration event (central only), targeted at the site it concerns."""
+        return (await self.configure_many([payload]))[0]
+
+    async def configure_many(self, payloads: list[Payload]) -> list[Written]:
+        """Append configuration events in order, waiting once for all acknowledgements."""
         if self.role != CENTRAL:
             raise CentralOnlyError("configuration is authored on central only")
-        if not isinstance(payload, CONFIGURATION):
-            raise InvalidEventError(f"{type(payload).__name__} is not a configuration event")
+        events = []
+        for payload in payloads:
+            if not isinstance(payload, CONFIGURATION):
+                raise InvalidEventError(f"{type(payload).__name__} is not a configuration event")
+            events.append(
+                Event.create(
+                    payload,
+                    site=self.site,
+                    origin=self.origin,
+                    clock=self._clock,
+                    target_site=self._config_owner(payload),
+                )
+            )
+        await self._writer.ensure_started()
+        return list(zip(events, await self._writer.append_many(events), strict=True))
+
+    def _config_owner(self, payload: Payload) -> str:
         state = self._state()
         owner = payload.owner_site()
         if owner is None and isinstance(payload, (HostRemoved, ServiceDefined, ServiceRemoved)):
             owner = lookup.host_site(state, payload.host_name)
         if owner is None and isinstance(payload, PollerRemoved):
             owner = lookup.poller_site(state, payload.poller_name)
-        return await self._append(payload, owner or CENTRAL)
+        return owner or CENTRAL
 
 
 def _require(value: str, name: str) -> None:

@@ -22,7 +22,14 @@ from projections.postgres_asof import asof_functions
 from projections.rollups import BUCKET
 from projections.rows import ROW_TYPES
 from projections.state import Changes
-from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES, Table
+from projections.tables import (
+    OFFSETS,
+    PERFDATA_POINTS,
+    PERFDATA_ROLLUPS,
+    TABLES,
+    TABLES_BY_NAME,
+    Table,
+)
 
 _COPY_TYPES = {
     "text": "text",
@@ -256,6 +263,15 @@ class PostgresSink:
                     cur.execute(query)
                 out[table.name] = cur.fetchall()
         return out
+
+    def subjects_by_site(self) -> dict[str, tuple[int, int]]:
+        """How many hosts and services have a current state, by owning site."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql.SQL(
+                "SELECT target_site, count(*) FILTER (WHERE service_description = ''), "
+                "count(*) FILTER (WHERE service_description <> '') FROM {} GROUP BY 1"
+            ).format(self._table(TABLES_BY_NAME["states"])))
+            return {site: (hosts, services) for site, hosts, services in cur}
 
     def digest(self, sites: Collection[str] | None = None) -> str:
         return digest(self.read_rows(sites), sites)

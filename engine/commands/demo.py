@@ -1,0 +1,47 @@
+"""``sitelog demo``: start a whole deployment on this machine; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from engine import demo as demo_module
+from engine.demo import Demo
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run a central and two remote nodes with pollers, on this machine",
+        description=demo_module.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--hosts", type=int, default=150, help="hosts per remote site")
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="check results per second and site"
+    )
+    parser.add_argument("--report-every", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop by itself after this long (default: run until Ctrl-C)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await Demo(hosts_per_site=args.hosts, rate=args.rate).run(
+            args.duration, args.report_every, stop
+        )
+
+    asyncio.run(main())
+    return 0
