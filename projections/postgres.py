@@ -267,10 +267,12 @@ class PostgresSink:
     def subjects_by_site(self) -> dict[str, tuple[int, int]]:
         """How many hosts and services have a current state, by owning site."""
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(sql.SQL(
-                "SELECT target_site, count(*) FILTER (WHERE service_description = ''), "
-                "count(*) FILTER (WHERE service_description <> '') FROM {} GROUP BY 1"
-            ).format(self._table(TABLES_BY_NAME["states"])))
+            cur.execute(
+                sql.SQL(
+                    "SELECT target_site, count(*) FILTER (WHERE service_description = ''), "
+                    "count(*) FILTER (WHERE service_description <> '') FROM {} GROUP BY 1"
+                ).format(self._table(TABLES_BY_NAME["states"]))
+            )
             return {site: (hosts, services) for site, hosts, services in cur}
 
     def digest(self, sites: Collection[str] | None = None) -> str:
