@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.commands import demo, node, produce, project
+from engine.commands import demo, node, produce, project, simulate
 from schemas.errors import SitelogError
 
 EXIT_ERROR = 2
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     node.register(commands)
     produce.register(commands)
     project.register(commands)
+    simulate.register(commands)
     return parser
 
 

@@ -102,3 +102,40 @@ def test_produce_appends_good_lines_and_reports_bad_ones_by_number(
     outputs = [e.payload.output for e in events if isinstance(e.payload, ServiceCheckResult)]
     assert outputs == ["refused 1", "refused 2", "refused 3"]
     assert {e.site for e in events} == {site} and {e.origin for e in events} == {"sitelog-produce"}
+
+
+def test_simulate_appends_the_results_it_was_asked_for(kafka: KafkaSettings, site: str) -> None:
+    result = sitelog(
+        "simulate",
+        "--site",
+        site,
+        "--bootstrap",
+        kafka.bootstrap_servers,
+        "--hosts",
+        "5",
+        "--services",
+        "2",
+        "--rate",
+        "400",
+        "--count",
+        "120",
+        "--operator-rate",
+        "0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"simulated 120 results into sitelog.{site}" in result.stderr
+
+    async def read() -> list[Event]:
+        async with SiteLogReader(site, kafka) as reader:
+            await reader.assign()
+            got: list[Event] = []
+            deadline = time.monotonic() + 20
+            while len(got) < 120 and time.monotonic() < deadline:
+                for batch in await reader.read(timeout=0.5):
+                    got.extend(e for _, e in batch.events)
+            return got
+
+    events = asyncio.run(read())
+    assert len(events) == 120
+    assert {e.payload.host_name for e in events} == {f"{site}-host-{i:04d}" for i in range(5)}  # type: ignore[attr-defined]
+    assert all(e.site == site and e.target_site == site for e in events)
