@@ -57,6 +57,15 @@ class SiteStatus:
     def lag(self) -> int:
         return sum(max(0, end - self.committed.get(p, 0)) for p, end in self.log_end.items())
 
+    def summary(self) -> str:
+        """One line for a person: state, events applied, lag, dead letters, error."""
+        line = f"{self.site}: {self.state}, {self.events} events, lag {self.lag}"
+        if self.dead_letters:
+            line += f", {self.dead_letters} dead letters"
+        if self.error:
+            line += f" ({self.error})"
+        return line
+
 
 class Projector:
     """Keeps one PostgreSQL schema equal to the fold of the followed site logs."""

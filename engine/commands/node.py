@@ -50,18 +50,6 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(node_config.load(args.config), args.status_every))
 
 
-def status_lines(node: Node) -> list[str]:
-    lines = []
-    for status in node.status.values():
-        line = f"{status.site}: {status.state}, {status.events} events, lag {status.lag}"
-        if status.dead_letters:
-            line += f", {status.dead_letters} dead letters"
-        if status.error:
-            line += f" ({status.error})"
-        lines.append(line)
-    return lines
-
-
 async def _run(config: node_config.NodeConfig, status_every: float) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,6 +66,6 @@ async def _run(config: node_config.NodeConfig, status_every: float) -> int:
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), status_every if status_every > 0 else None)
             if status_every > 0:
-                for line in status_lines(node):
-                    print(line, file=sys.stderr, flush=True)
+                for status in node.status.values():
+                    print(status.summary(), file=sys.stderr, flush=True)
     return 0

@@ -101,11 +101,6 @@ async def _project(args: argparse.Namespace, sites: dict[str, KafkaSettings]) ->
     finally:
         await projector.stop()
     for status in projector.status.values():
-        line = f"{status.site}: {status.state}, {status.events} events, lag {status.lag}"
-        if status.dead_letters:
-            line += f", {status.dead_letters} dead letters"
-        if status.error:
-            line += f", error: {status.error}"
-        print(line, file=sys.stderr)
+        print(status.summary(), file=sys.stderr)
     failed = any(s.state == "failed" for s in projector.status.values())
     return 0 if caught_up and not failed else 1
