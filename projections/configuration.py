@@ -7,6 +7,7 @@ Pool events are only audited here; the pools projection has its own issue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from projections.operations import audit
@@ -29,103 +30,127 @@ if TYPE_CHECKING:
     from projections.state import Changes, ProjectionState
 
 
-def _newer(state: ProjectionState, table: str, key: tuple[Any, ...], version: bytes) -> Any:
-    """The current row if ``version`` beats it (or None when there is none); else False."""
+def _latest(
+    state: ProjectionState,
+    event: Event,
+    changes: Changes,
+    table: str,
+    key: tuple[str, ...],
+    defined: Callable[[bytes], Any] | None,
+    tombstone: Callable[[bytes], Any],
+) -> None:
+    """Definition (``defined``) or removal (None) of one subject: the later version wins.
+
+    A removal keeps the last definition's fields, marked removed; a removal that arrives
+    before any definition leaves a tombstone, so an older definition cannot revive it.
+    """
+    audit(event, changes)
+    version = version_key(event)
     old = state.get(table, key)
     if old is not None and version <= old.version:
-        return False
-    return old
+        return
+    if defined is not None:
+        row = defined(version)
+    elif old is not None:
+        row = old._replace(removed=True, version=version)
+    else:
+        row = tombstone(version)
+    state.put(table, key, row, changes)
 
 
 def _site(
     state: ProjectionState, event: Event, p: SiteDefined | SiteRemoved, changes: Changes
 ) -> None:
-    audit(event, changes)
-    key, version = (p.site_name,), version_key(event)
-    old = _newer(state, "config_sites", key, version)
-    if old is False:
-        return
-    if isinstance(p, SiteDefined):
-        row = SiteRow(p.site_name, event.target_site, p.description, False, version)
-    else:
-        row = SiteRow(p.site_name, event.target_site, old.description if old else "", True, version)
-    state.put("config_sites", key, row, changes)
+    site = event.target_site
+    _latest(
+        state,
+        event,
+        changes,
+        "config_sites",
+        (p.site_name,),
+        (lambda v: SiteRow(p.site_name, site, p.description, False, v))
+        if isinstance(p, SiteDefined)
+        else None,
+        lambda v: SiteRow(p.site_name, site, "", True, v),
+    )
 
 
 def _poller(
     state: ProjectionState, event: Event, p: PollerDefined | PollerRemoved, changes: Changes
 ) -> None:
-    audit(event, changes)
-    key, version = (p.poller_name,), version_key(event)
-    old = _newer(state, "config_pollers", key, version)
-    if old is False:
-        return
-    if isinstance(p, PollerDefined):
-        row = PollerRow(p.poller_name, event.target_site, p.site_name, p.address, False, version)
-    elif old:
-        row = old._replace(removed=True, version=version)
-    else:
-        row = PollerRow(p.poller_name, event.target_site, None, None, True, version)
-    state.put("config_pollers", key, row, changes)
+    site = event.target_site
+    _latest(
+        state,
+        event,
+        changes,
+        "config_pollers",
+        (p.poller_name,),
+        (lambda v: PollerRow(p.poller_name, site, p.site_name, p.address, False, v))
+        if isinstance(p, PollerDefined)
+        else None,
+        lambda v: PollerRow(p.poller_name, site, None, None, True, v),
+    )
 
 
 def _host(
     state: ProjectionState, event: Event, p: HostDefined | HostRemoved, changes: Changes
 ) -> None:
-    audit(event, changes)
-    key, version = (p.host_name,), version_key(event)
-    old = _newer(state, "config_hosts", key, version)
-    if old is False:
-        return
-    if isinstance(p, HostDefined):
-        row = HostConfigRow(
-            p.host_name,
-            event.target_site,
-            p.site_name,
-            p.alias,
-            p.address,
-            p.poller_name,
-            list(p.groups),
-            p.max_check_attempts,
-            p.check_interval,
-            False,
-            version,
+    site = event.target_site
+    _latest(
+        state,
+        event,
+        changes,
+        "config_hosts",
+        (p.host_name,),
+        (
+            lambda v: HostConfigRow(
+                p.host_name,
+                site,
+                p.site_name,
+                p.alias,
+                p.address,
+                p.poller_name,
+                list(p.groups),
+                p.max_check_attempts,
+                p.check_interval,
+                False,
+                v,
+            )
         )
-    elif old:
-        row = old._replace(removed=True, version=version)
-    else:
-        row = HostConfigRow(
-            p.host_name, event.target_site, None, None, None, None, [], None, None, True, version
-        )
-    state.put("config_hosts", key, row, changes)
+        if isinstance(p, HostDefined)
+        else None,
+        lambda v: HostConfigRow(p.host_name, site, None, None, None, None, [], None, None, True, v),
+    )
 
 
 def _service(
     state: ProjectionState, event: Event, p: ServiceDefined | ServiceRemoved, changes: Changes
 ) -> None:
-    audit(event, changes)
-    key, version = (p.host_name, p.service_description), version_key(event)
-    old = _newer(state, "config_services", key, version)
-    if old is False:
-        return
-    if isinstance(p, ServiceDefined):
-        row = ServiceConfigRow(
-            p.host_name,
-            p.service_description,
-            event.target_site,
-            list(p.groups),
-            p.max_check_attempts,
-            p.check_interval,
-            False,
-            version,
+    site = event.target_site
+    _latest(
+        state,
+        event,
+        changes,
+        "config_services",
+        (p.host_name, p.service_description),
+        (
+            lambda v: ServiceConfigRow(
+                p.host_name,
+                p.service_description,
+                site,
+                list(p.groups),
+                p.max_check_attempts,
+                p.check_interval,
+                False,
+                v,
+            )
         )
-    elif old:
-        row = old._replace(removed=True, version=version)
-    else:
-        row = ServiceConfigRow(
-            p.host_name, p.service_description, event.target_site, [], None, None, True, version
-        )
-    state.put("config_services", key, row, changes)
+        if isinstance(p, ServiceDefined)
+        else None,
+        lambda v: ServiceConfigRow(
+            p.host_name, p.service_description, site, [], None, None, True, v
+        ),
+    )
 
 
 def _audit_only(state: ProjectionState, event: Event, _: Any, changes: Changes) -> None:

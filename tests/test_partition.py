@@ -10,6 +10,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -76,7 +79,20 @@ async def read_log(bootstrap: str, site: str) -> list[Event]:
     return events
 
 
-def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPostgres | str) -> None:
+@dataclass
+class Deployment:
+    """Two sites on two brokers; each side reaches the other's broker through a proxy."""
+
+    central_boot: str
+    paris_boot: str
+    to_paris: KafkaProxy
+    to_central: KafkaProxy
+    central: Node
+    paris: NodeConfig
+
+
+@contextmanager
+def deployment(postgres_server: EmbeddedPostgres | str) -> Iterator[Deployment]:
     tag = uuid.uuid4().hex[:6]
     with (
         EmbeddedBroker() as central_broker,
@@ -85,24 +101,51 @@ def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPost
         KafkaProxy(central_broker.bootstrap_servers) as to_central,
     ):
         c_boot, p_boot = central_broker.bootstrap_servers, paris_broker.bootstrap_servers
-        central = Node(
-            node_config(
-                "central-1",
-                "central",
-                "central",
-                database(postgres_server, f"central_{tag}"),
-                {"central": c_boot, "paris": to_paris.address},
-            )
+        central = node_config(
+            "central-1",
+            "central",
+            "central",
+            database(postgres_server, f"central_{tag}"),
+            {"central": c_boot, "paris": to_paris.address},
         )
-        paris = Node(
-            node_config(
-                "paris-1",
-                "remote",
-                "paris",
-                database(postgres_server, f"paris_{tag}"),
-                {"central": to_central.address, "paris": p_boot},
-            )
+        paris = node_config(
+            "paris-1",
+            "remote",
+            "paris",
+            database(postgres_server, f"paris_{tag}"),
+            {"central": to_central.address, "paris": p_boot},
         )
+        yield Deployment(c_boot, p_boot, to_paris, to_central, Node(central), paris)
+
+
+def clean_paris_digest(d: Deployment) -> str:
+    """The paris digest of a clean replay of both logs."""
+    clean = InMemoryProjection()
+    clean.apply_batch(asyncio.run(read_log(d.central_boot, "central")))
+    clean.apply_batch(asyncio.run(read_log(d.paris_boot, "paris")))
+    return clean.digest({"paris"})
+
+
+def paris_digests(*configs: NodeConfig) -> list[str]:
+    digests = []
+    for config in configs:
+        sink = PostgresSink.connect(config.dsn, config.schema)
+        try:
+            digests.append(sink.digest({"paris"}))
+        finally:
+            sink.close()
+    return digests
+
+
+def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPostgres | str) -> None:
+    with deployment(postgres_server) as d:
+        c_boot, p_boot, to_paris, to_central = (
+            d.central_boot,
+            d.paris_boot,
+            d.to_paris,
+            d.to_central,
+        )
+        central, paris = d.central, Node(d.paris)
         traffic = simulation.Traffic(sites=("paris",), hosts_per_site=len(HOSTS))
 
         async def scenario() -> float:
@@ -159,17 +202,8 @@ def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPost
         catch_up = asyncio.run(scenario())
         print(f"catch-up after the partition: {catch_up:.2f}s")
 
-        clean = InMemoryProjection()
-        clean.apply_batch(asyncio.run(read_log(c_boot, "central")))
-        clean.apply_batch(asyncio.run(read_log(p_boot, "paris")))
-    digests = []
-    for node in (central, paris):
-        sink = PostgresSink.connect(node.config.dsn, node.config.schema)
-        try:
-            digests.append(sink.digest({"paris"}))
-        finally:
-            sink.close()
-    assert digests == [clean.digest({"paris"})] * 2
+        clean = clean_paris_digest(d)
+    assert paris_digests(central.config, paris.config) == [clean] * 2
 
 
 def write_config(path: Path, config: NodeConfig) -> None:
@@ -211,30 +245,14 @@ def wait_committed(config: NodeConfig, ends: dict[str, dict[int, int]], bound: f
 def test_a_remote_node_killed_during_the_partition_recovers_the_same(
     postgres_server: EmbeddedPostgres | str, tmp_path: Path
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
-    with (
-        EmbeddedBroker() as central_broker,
-        EmbeddedBroker() as paris_broker,
-        KafkaProxy(paris_broker.bootstrap_servers) as to_paris,
-        KafkaProxy(central_broker.bootstrap_servers) as to_central,
-    ):
-        c_boot, p_boot = central_broker.bootstrap_servers, paris_broker.bootstrap_servers
-        central = Node(
-            node_config(
-                "central-1",
-                "central",
-                "central",
-                database(postgres_server, f"central_{tag}"),
-                {"central": c_boot, "paris": to_paris.address},
-            )
+    with deployment(postgres_server) as d:
+        c_boot, p_boot, to_paris, to_central = (
+            d.central_boot,
+            d.paris_boot,
+            d.to_paris,
+            d.to_central,
         )
-        remote = node_config(
-            "paris-1",
-            "remote",
-            "paris",
-            database(postgres_server, f"paris_{tag}"),
-            {"central": to_central.address, "paris": p_boot},
-        )
+        central, remote = d.central, d.paris
         config_file = tmp_path / "paris.toml"
         write_config(config_file, remote)
         command = [SITELOG, "node", "--config", str(config_file), "--status-every", "0"]
@@ -322,14 +340,5 @@ def test_a_remote_node_killed_during_the_partition_recovers_the_same(
                     os.killpg(child.pid, signal.SIGTERM)
                     child.wait(timeout=30)
 
-        clean = InMemoryProjection()
-        clean.apply_batch(asyncio.run(read_log(c_boot, "central")))
-        clean.apply_batch(asyncio.run(read_log(p_boot, "paris")))
-    digests = []
-    for config in (central.config, remote):
-        sink = PostgresSink.connect(config.dsn, config.schema)
-        try:
-            digests.append(sink.digest({"paris"}))
-        finally:
-            sink.close()
-    assert digests == [clean.digest({"paris"})] * 2
+        clean = clean_paris_digest(d)
+    assert paris_digests(central.config, remote) == [clean] * 2
