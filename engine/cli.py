@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.commands import demo, node, produce, project, simulate
+from engine.commands import demo, node, produce, project, simulate, token
 from schemas.errors import SitelogError
 
 EXIT_ERROR = 2
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     produce.register(commands)
     project.register(commands)
     simulate.register(commands)
+    token.register(commands)
     return parser
 
 

@@ -16,11 +16,20 @@ bootstrap_servers = "kafka-central:9092"
 [sites.paris]
 bootstrap_servers = "kafka-paris:9092"
 security_protocol = "SASL_SSL"   # any KafkaSettings field
+
+[api]
+listen = "0.0.0.0:8080"
+
+[api.tokens.alice]            # `sitelog token alice --scopes read,operate` prints one
+sha256 = "9f86d08..."         # the SHA-256 of the secret, never the secret
+scopes = ["read", "operate"]  # read, operate, admin
+sites = ["paris"]             # optional: only these sites' subjects
 ```
 
 An environment variable overrides a key: ``SITELOG_`` + the key's path in upper case,
 with non-alphanumerics as ``_`` (``SITELOG_NODE_ROLE``, ``SITELOG_DATABASE_DSN``,
-``SITELOG_SITES_PARIS_BOOTSTRAP_SERVERS``); a site may be added that way too.
+``SITELOG_SITES_PARIS_BOOTSTRAP_SERVERS``, ``SITELOG_API_TOKENS_ALICE_SCOPES`` as
+``read,operate``); a site or a token may be added that way too.
 A missing, unknown or ill-typed key is one ``ConfigError`` naming it.
 """
 
@@ -37,6 +46,7 @@ from typing import Any
 
 from engine.errors import ConfigError
 from engine.kafka import KafkaSettings
+from engine.tokens import ApiToken, TokenConfigError, parse_token
 from schemas.errors import InvalidEventError
 from schemas.types import check_site_name
 
@@ -67,6 +77,7 @@ class NodeConfig:
     schema: str
     listen: str
     sites: Mapping[str, KafkaSettings]
+    tokens: tuple[ApiToken, ...] = ()
 
     @property
     def followed(self) -> dict[str, KafkaSettings]:
@@ -114,6 +125,11 @@ def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """Apply SITELOG_* variables on top of the file's values (strings, converted later)."""
     merged = {section: dict(raw.get(section) or {}) for section in ("node", "database", "api")}
     merged["sites"] = {name: dict(v) for name, v in (raw.get("sites") or {}).items()}
+    tokens = merged["api"].pop("tokens", None) or {}
+    if not isinstance(tokens, dict):
+        raise ConfigError("api.tokens: expected a table of tokens")
+    merged["tokens"] = {name: dict(v) for name, v in tokens.items()}
+    _merge_token_env(merged["tokens"], env)
     for section, keys in _SCALAR_KEYS.items():
         for key in keys:
             if (value := env.get(env_name(section, key))) is not None:
@@ -137,6 +153,24 @@ def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     return merged
 
 
+def _merge_token_env(tokens: dict[str, dict[str, Any]], env: Mapping[str, str]) -> None:
+    prefix = env_name("api", "tokens") + "_"
+    for var, value in env.items():
+        if not var.startswith(prefix):
+            continue
+        rest = var[len(prefix) :]
+        for key in ("SHA256", "SCOPES", "SITES"):
+            if rest.endswith("_" + key) and len(rest) > len(key) + 1:
+                name_part = rest[: -len(key) - 1]
+                name = next((n for n in tokens if env_name(n)[8:] == name_part), name_part.lower())
+                tokens.setdefault(name, {})[key.lower()] = value
+                break
+        else:
+            raise ConfigError(
+                f"{var}: no such setting (expected {prefix}<NAME>_SHA256|SCOPES|SITES)"
+            )
+
+
 def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> NodeConfig:
     """Read a node's TOML file, apply environment overrides, validate; ConfigError if wrong."""
     raw = _read_file(Path(path))
@@ -158,6 +192,12 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
                 f"{section}.{key}", value[1] if from_env else value, kind, from_env
             )
     sites = {name: _kafka(name, entries) for name, entries in merged["sites"].items()}
+    try:
+        values["tokens"] = tuple(
+            parse_token(name, entries) for name, entries in sorted(merged["tokens"].items())
+        )
+    except TokenConfigError as exc:
+        raise ConfigError(str(exc)) from None
     return _validated(values, sites)
 
 

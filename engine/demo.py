@@ -3,8 +3,10 @@
 One Tansu broker per site (central, paris, lyon), one PostgreSQL server with a database
 per node, a central node and two remote nodes, a poller simulator per remote site
 producing check results with perfdata for a few hundred hosts, and a three-member
-pool heartbeating. Configuration (sites, pollers, hosts, services, the pool) is
-authored on central and reaches the remote nodes by catch-up, as in production.
+pool heartbeating. Every node serves its HTTP API; the demo makes a read token and an
+operate token (valid on every node) and prints them with the URLs. Configuration
+(sites, pollers, hosts, services, the pool) is authored on central and reaches the
+remote nodes by catch-up, as in production.
 Every few seconds it prints what each node holds, by site: central sees both remote
 sites, each remote only its own. Ctrl-C stops everything, by pid.
 """
@@ -20,11 +22,13 @@ from contextlib import ExitStack
 from typing import TextIO
 
 from engine import simulation
+from engine.api import ApiServer
 from engine.config import NodeConfig
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.kafka import KafkaSettings
 from engine.node import Node
 from engine.site_log import SiteLogWriter
+from engine.tokens import ApiToken, make_token
 from projections.postgres import PostgresSink
 from schemas.configuration import (
     HostDefined,
@@ -60,6 +64,10 @@ class Demo:
         self.rate = rate  # check results per second and site
         self.out = out
         self.nodes: list[Node] = []
+        self.apis: list[ApiServer] = []
+        self.read_secret, read = make_token("demo-reader", ["read"])
+        self.operate_secret, operate = make_token("demo-operator", ["read", "operate"])
+        self.tokens: tuple[ApiToken, ...] = (read, operate)
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -77,6 +85,9 @@ class Demo:
             async with contextlib.AsyncExitStack() as running:
                 for node in self.nodes:
                     await running.enter_async_context(node)
+                for node in self.nodes:
+                    self.apis.append(await running.enter_async_context(ApiServer(node)))
+                self._describe_api()
                 await self._configure(boot["central"])
                 tasks = [asyncio.create_task(self._poller(site, boot[site])) for site in REMOTES]
                 tasks.append(asyncio.create_task(self._heartbeats(boot["central"])))
@@ -100,6 +111,7 @@ class Demo:
             schema="sitelog",
             listen="127.0.0.1:0",
             sites={s: KafkaSettings(boot[s]) for s in followed},
+            tokens=self.tokens,
         )
         return Node(config, max_batch_events=5000)
 
@@ -122,7 +134,17 @@ class Demo:
         self.say(
             f"  pool            {POOL!r}: {', '.join(MEMBERS)} heartbeating every {LEASE_PERIOD:g}s"
         )
-        self.say("  (the HTTP API and its URLs come with the query API issue)")
+
+    def _describe_api(self) -> None:
+        for api in self.apis:
+            self.say(f"  api {api.node.config.name:<11} {api.url}/api/v1/")
+        self.say(f"  read token      {self.read_secret}")
+        self.say(f"  operate token   {self.operate_secret}")
+        central = self.apis[0].url
+        self.say(
+            f'  try: curl -H "Authorization: Bearer {self.read_secret}" '
+            f"'{central}/api/v1/services?state=CRITICAL&limit=5'"
+        )
 
     async def _configure(self, central_boot: str) -> None:
         central = self.nodes[0].write_path

@@ -93,6 +93,7 @@ class Projector:
         self._tasks: list[asyncio.Task[None]] = []
         self._progress = asyncio.Event()
         self._failure: BaseException | None = None
+        self._listeners: list[Callable[[Changes], None]] = []
 
     @property
     def status(self) -> dict[str, SiteStatus]:
@@ -102,6 +103,10 @@ class Projector:
     def state(self) -> ProjectionState:
         """The fold's in-memory registers (read them, never change them)."""
         return self._state
+
+    def add_listener(self, listener: Callable[[Changes], None]) -> None:
+        """Call ``listener`` with each batch's row changes once they are committed."""
+        self._listeners.append(listener)
 
     def committed(self, site: str, partition: int) -> int:
         """The next offset of a partition that is not yet in PostgreSQL."""
@@ -209,6 +214,11 @@ class Projector:
                     status.committed[batch.partition] = batch.next_offset
                     status.events += len(batch.events)
                     status.dead_letters += len(batch.dead_letters)
+                for listener in self._listeners:
+                    try:
+                        listener(changes)
+                    except Exception:  # a listener's bug must not stop the projection
+                        log.exception("change listener %r failed", listener)
                 self._progress.set()
         except BaseException as exc:
             if not isinstance(exc, asyncio.CancelledError):

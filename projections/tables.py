@@ -86,7 +86,9 @@ change_version bytea
 problem_since_version bytea?
 """),
     ("host_name", "service_description"),
-    indexes=(("target_site",),),
+    # For the API's lists by state. last_check is not indexed on purpose: it changes with
+    # every result, and an index on it would rule out PostgreSQL's HOT updates.
+    indexes=(("target_site",), ("state", "host_name", "service_description")),
 )
 
 ACKNOWLEDGEMENTS = Table(

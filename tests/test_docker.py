@@ -7,6 +7,7 @@ and every address in them must name a service of the compose file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +16,7 @@ import yaml
 
 from engine.cli import build_parser
 from engine.config import load
+from engine.tokens import hash_secret
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
 
@@ -53,15 +55,23 @@ def test_every_sitelog_command_parses_with_the_cli() -> None:
         assert callable(args.run), name
 
 
+def interpolate(value: str) -> str:
+    """Compose's ``${VAR:?message}``, with the variables a user exports before ``up``."""
+    exported = {"SITELOG_OPERATOR_SHA256": hash_secret("the operator's secret")}
+    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: exported[m[1]], value)
+
+
 def test_node_configs_load_and_point_at_compose_services() -> None:
     services = compose()["services"]
     nodes = {n: s for n, s in sitelog_services().items() if s["command"][0] == "node"}
     roles = set()
     for name, service in nodes.items():
         inside = service["command"][service["command"].index("--config") + 1]
-        env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
+        env = {k: interpolate(str(v)) for k, v in (service.get("environment") or {}).items()}
         config = load(mounted(service, inside), env=env)
         roles.add(config.role)
+        assert [t.name for t in config.tokens] == ["operator"]
+        assert config.listen == "0.0.0.0:8080" and service["ports"][0].endswith(":8080")
         for site, settings in config.sites.items():
             host, port = settings.bootstrap_servers.split(":")
             assert host == f"kafka-{site}" and host in services and port == "9092", name

@@ -1,8 +1,10 @@
 """``sitelog node --config FILE``: run a central or remote node until SIGINT or SIGTERM.
 
 Every setting of the file may come from an environment variable instead (see
-``engine/config.py``). The node prints one status line per followed site every
-``--status-every`` seconds: state, events applied, lag, dead letters.
+``engine/config.py``). The node serves its HTTP API on ``api.listen``; requests need
+a token from ``[api.tokens.NAME]`` (make one with ``sitelog token``). The node
+prints one status line per followed site every ``--status-every`` seconds: state,
+events applied, lag, dead letters.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from contextlib import suppress
 from typing import Any
 
 from engine import config as node_config
+from engine.api import ApiServer
 from engine.errors import ConfigError
 from engine.node import Node
 
@@ -55,13 +58,20 @@ async def _run(config: node_config.NodeConfig, status_every: float) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Node(config) as node:
+    async with Node(config) as node, ApiServer(node) as api:
         print(
             f"node {config.name} ({config.role}, site {config.site}) follows "
-            f"{', '.join(sorted(config.followed))}",
+            f"{', '.join(sorted(config.followed))}; API on {api.url}/api/v1/",
             file=sys.stderr,
             flush=True,
         )
+        if not config.tokens:
+            print(
+                "warning: no API tokens configured, so every API request is refused "
+                "(add one with `sitelog token NAME`)",
+                file=sys.stderr,
+                flush=True,
+            )
         while not stop.is_set():
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), status_every if status_every > 0 else None)

@@ -1,0 +1,211 @@
+"""The node's HTTP API: routes, authentication, error translation, and the server.
+
+Every route under ``/api/v1/`` needs a bearer token with the route's scope, except
+the OpenAPI document; ``/healthz`` and ``/metrics`` are open, as probes and scrapers
+expect. Errors are always ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+from psycopg_pool import AsyncConnectionPool
+
+from engine.api import commands, operations, reads, series, status, stream
+from engine.api.change_feed import ChangeFeed
+from engine.api.context import CONTEXT, TOKEN, Context, json
+from engine.api.errors import ApiError, translate
+from engine.api.metrics import ApiMetrics
+from engine.api.openapi import document
+from engine.api.stream_wakeup import Subscribers
+from engine.node import Node
+from engine.tokens import TokenBook
+from schemas.errors import SitelogError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 256 * 1024
+METRICS = web.AppKey("metrics", ApiMetrics)
+TOKENS = web.AppKey("tokens", TokenBook)
+OPENAPI = web.AppKey("openapi", bytes)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI], content_type="application/json")
+
+
+#: (method, path, handler, scope); scope None: no token needed.
+ROUTES: list[tuple[str, str, Handler, str | None]] = [
+    ("GET", "/healthz", status.healthz, None),
+    ("GET", "/api/v1/openapi.json", _openapi, None),
+    ("GET", "/api/v1/hosts", reads.list_hosts, "read"),
+    ("GET", "/api/v1/hosts/{host}", reads.subject_detail, "read"),
+    ("GET", "/api/v1/hosts/{host}/history", reads.history, "read"),
+    ("GET", "/api/v1/hosts/{host}/perfdata", series.perfdata, "read"),
+    ("GET", "/api/v1/services", reads.list_services, "read"),
+    ("GET", "/api/v1/hosts/{host}/services/{service}", reads.subject_detail, "read"),
+    ("GET", "/api/v1/hosts/{host}/services/{service}/history", reads.history, "read"),
+    ("GET", "/api/v1/hosts/{host}/services/{service}/perfdata", series.perfdata, "read"),
+    ("GET", "/api/v1/acknowledgements", operations.list_acknowledgements, "read"),
+    ("GET", "/api/v1/downtimes", operations.list_downtimes, "read"),
+    ("GET", "/api/v1/comments", operations.list_comments, "read"),
+    ("GET", "/api/v1/replication", status.replication, "read"),
+    ("GET", "/api/v1/digest", status.digest, "read"),
+    ("GET", "/api/v1/stream", stream.stream, "read"),
+    *(
+        ("POST", f"/api/v1/commands/{name}", commands.handler(name), "operate")
+        for name in commands.COMMANDS
+    ),
+    ("POST", "/api/v1/configuration", commands.configure, "admin"),
+]
+_SCOPES = {(method, path): scope for method, path, _, scope in ROUTES}
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    response = json({"error": {"code": code, "message": message}}, status=status)
+    response.headers.update(headers)
+    return response
+
+
+_HTTP_CODES = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    400: "invalid-request",
+}
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure as a JSON error; counted and timed like any answer."""
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = _error(exc.status, exc.code, exc.message)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sitelog"'
+    except SitelogError as exc:
+        failure = translate(exc)
+        response = _error(failure.status, failure.code, failure.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = _error(exc.status, _HTTP_CODES.get(exc.status, "http-error"), exc.reason)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        response = _error(500, "internal", "internal error; see the node's log")
+    request.app[METRICS].observe(request, response.status, started)
+    return response
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else None
+    scope = _SCOPES.get((request.method, path)) if path is not None else None
+    if scope is None:
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    kind, _, secret = header.partition(" ")
+    if kind.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer ...)")
+    token = request.app[TOKENS].find(secret.strip())
+    if token is None:
+        raise ApiError(401, "unauthorized", "unknown token")
+    if scope not in token.scopes:
+        raise ApiError(
+            403,
+            "insufficient-scope",
+            f"this needs the {scope!r} scope; token {token.name!r} lacks it",
+        )
+    request[TOKEN] = token
+    return await handler(request)
+
+
+def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10) -> web.Application:
+    """The API of a started node (its projection loaded and following)."""
+    app = web.Application(middlewares=[errors, authenticate], client_max_size=MAX_BODY)
+    subscribers = Subscribers()
+    feed = ChangeFeed(feed_capacity, notify=lambda: subscribers.notify())
+    pool = AsyncConnectionPool(
+        node.config.dsn,
+        min_size=1,
+        max_size=pool_size,
+        kwargs={"autocommit": True},
+        open=False,
+        name="sitelog-api",
+    )
+    app[CONTEXT] = Context(node=node, pool=pool, feed=feed, subscribers=subscribers)
+    app[TOKENS] = TokenBook(node.config.tokens)
+    app[METRICS] = metrics = ApiMetrics(node)
+    app[OPENAPI] = document(node.config)
+    for method, path, handler, _ in ROUTES:
+        app.router.add_route(method, path, handler)
+    app.router.add_get("/metrics", metrics.serve)
+    node.projector.add_listener(feed.publish)
+
+    async def open_pool(app: web.Application) -> None:
+        await pool.open(wait=True, timeout=30)
+
+    async def close_pool(app: web.Application) -> None:
+        await pool.close()
+
+    app.on_startup.append(open_pool)
+    app.on_cleanup.append(close_pool)
+    return app
+
+
+class ApiServer:
+    """Serves a node's API on ``listen`` (``HOST:PORT``; port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        listen: str | None = None,
+        feed_capacity: int = 100_000,
+        pool_size: int = 10,
+    ) -> None:
+        self.node = node
+        host, _, port = (listen or node.config.listen).rpartition(":")
+        self.host, self.port = host.strip("[]") or "127.0.0.1", int(port)
+        self._app_options = {"feed_capacity": feed_capacity, "pool_size": pool_size}
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = create_app(self.node, **self._app_options)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

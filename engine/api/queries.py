@@ -1,0 +1,215 @@
+"""The SQL of the read endpoints, composed with ``psycopg.sql``; no I/O here.
+
+Lists use keyset pagination: rows are ordered by a sort key that ends with the
+table's primary key, and a cursor holds the last key served, so the next page starts
+strictly after it. A walk through a list therefore never repeats or skips a row whose
+sort key does not change during the walk (the default, by name, never changes).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from projections import postgres_asof
+from projections.tables import TABLES_BY_NAME, Table
+
+
+@dataclass
+class Select:
+    """A SELECT of one table's columns (``r.*`` in column order), plus extra values.
+
+    Clauses are text templates: ``{s}`` stands for the schema, ``{acknowledged}`` and
+    ``{in_downtime}`` for the as-of rules over the row ``r``, ``%(name)s`` for a
+    parameter. The composed SQL depends on the templates only, never on the values,
+    so it is built once per shape and cached as bytes (composing it costs more than
+    running it).
+    """
+
+    schema: str
+    table: Table
+    extra: tuple[str, ...] = ()
+    joins: tuple[str, ...] = ()
+    where: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def filter(self, clause: str, **params: Any) -> None:
+        self.where.append(clause)
+        self.params.update(params)
+
+    def page(
+        self, sort: Sequence[str], descending: bool, after: tuple[Any, ...] | None, limit: int
+    ) -> bytes:
+        """One page in ``sort`` order, starting after the key ``after``; limit + 1 rows so
+        the caller knows whether another page follows."""
+        if after is not None:
+            self.params.update({f"after{i}": v for i, v in enumerate(after)})
+        self.params["limit"] = limit + 1
+        return _compose(
+            self.schema,
+            self.table.name,
+            self.extra,
+            self.joins,
+            tuple(self.where),
+            (tuple(sort), descending, after is not None),
+        )
+
+    def query(self) -> bytes:
+        return _compose(
+            self.schema, self.table.name, self.extra, self.joins, tuple(self.where), None
+        )
+
+
+@functools.lru_cache(maxsize=1024)
+def _compose(
+    schema: str,
+    table: str,
+    extra: tuple[str, ...],
+    joins: tuple[str, ...],
+    where: tuple[str, ...],
+    order: tuple[tuple[str, ...], bool, bool] | None,
+) -> bytes:
+    s = sql.Identifier(schema)
+    rules = {
+        "s": s,
+        "acknowledged": _ACKNOWLEDGED,
+        "in_downtime": postgres_asof.in_downtime_sql(
+            schema, sql.SQL("r.host_name"), sql.SQL("r.service_description"), sql.Placeholder("at")
+        ),
+    }
+
+    def text(template: str) -> sql.Composed:
+        return sql.SQL(template).format(**rules)
+
+    clauses = [text(c) for c in where]
+    columns = [
+        sql.SQL("r.{}").format(sql.Identifier(c)) for c in TABLES_BY_NAME[table].column_names
+    ]
+    query = sql.SQL("SELECT {} FROM {}.{} r{}").format(
+        sql.SQL(", ").join([*columns, *map(text, extra)]),
+        s,
+        sql.Identifier(table),
+        sql.Composed([text(j) for j in joins]),
+    )
+    if order is not None:
+        sort, descending, after = order
+        keys = sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) for k in sort)
+        if after:
+            marks = sql.SQL(", ").join(sql.Placeholder(f"after{i}") for i in range(len(sort)))
+            clauses.append(
+                sql.SQL("({}) {} ({})").format(keys, sql.SQL("<" if descending else ">"), marks)
+            )
+    if clauses:
+        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
+    if order is not None:
+        direction = sql.SQL(" DESC" if descending else " ASC")
+        query += sql.SQL(" ORDER BY {} LIMIT %(limit)s").format(
+            sql.SQL(", ").join(sql.SQL("r.{}").format(sql.Identifier(k)) + direction for k in sort)
+        )
+    return query.as_bytes(None)
+
+
+_ACKNOWLEDGED = sql.SQL("coalesce({}, false)").format(
+    postgres_asof.acknowledged_sql(sql.Placeholder("at"), st="r")
+)
+
+
+def states(schema: str, at: int) -> Select:
+    """Current states with their acknowledged and in-downtime flags as of ``at``.
+
+    The flags are the as-of rules inlined over the joined rows (see
+    ``projections.postgres_asof``), not calls of the schema's functions.
+    """
+    return Select(
+        schema,
+        TABLES_BY_NAME["states"],
+        extra=("{acknowledged}", "{in_downtime}"),
+        joins=(
+            " LEFT JOIN {s}.acknowledgements a ON a.host_name = r.host_name"
+            " AND a.service_description = r.service_description",
+        ),
+        params={"at": at},
+    )
+
+
+def filter_acknowledged(select: Select, wanted: bool) -> None:
+    """Only acknowledged subjects (or only the others); needs ``states``' join."""
+    if wanted:
+        # Strict on the joined row, so the planner may start from the few acknowledgements.
+        select.filter("a.host_name IS NOT NULL AND {acknowledged}")
+    else:
+        select.filter("NOT {acknowledged}")
+
+
+def filter_in_downtime(select: Select, wanted: bool) -> None:
+    if wanted:
+        # A semi-join on the host first: the rule then runs only for hosts with downtimes.
+        select.filter(
+            "EXISTS (SELECT 1 FROM {s}.downtimes d0 WHERE d0.host_name = r.host_name)"
+            " AND {in_downtime}"
+        )
+    else:
+        select.filter("NOT {in_downtime}")
+
+
+def filter_groups(select: Select, host_group: str | None, service_group: str | None) -> None:
+    if host_group is not None:
+        select.filter(
+            "EXISTS (SELECT 1 FROM {s}.config_hosts h WHERE h.host_name = r.host_name"
+            " AND NOT h.removed AND %(host_group)s = ANY(h.groups))",
+            host_group=host_group,
+        )
+    if service_group is not None:
+        select.filter(
+            "EXISTS (SELECT 1 FROM {s}.config_services c WHERE c.host_name = r.host_name"
+            " AND c.service_description = r.service_description AND NOT c.removed"
+            " AND %(service_group)s = ANY(c.groups))",
+            service_group=service_group,
+        )
+
+
+def like_pattern(text: str) -> str:
+    """An ILIKE pattern matching ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def perfdata_raw(schema: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT label, unit, check_time, value, warn, crit, min, max FROM {}.perfdata_points"
+        " WHERE host_name = %(host)s AND service_description = %(service)s"
+        " AND check_time >= %(start)s AND check_time < %(end)s"
+        " AND (%(labels)s::text[] IS NULL OR label = ANY(%(labels)s::text[]))"
+        " ORDER BY label, check_time, event_id LIMIT %(limit)s"
+    ).format(sql.Identifier(schema))
+
+
+def perfdata_rollup(schema: str) -> sql.Composed:
+    """Rollup buckets merged into windows of ``step`` microseconds, aligned on ``start``."""
+    return sql.SQL(
+        "SELECT r.label, %(start)s + (r.bucket_start - %(start)s) / %(step)s * %(step)s AS t,"
+        " sum(r.samples)::bigint, (sum(r.sum) / nullif(sum(r.samples), 0))::float8,"
+        " min(r.min), max(r.max),"
+        " (SELECT p.unit FROM {s}.perfdata_points p WHERE p.host_name = r.host_name"
+        "  AND p.service_description = r.service_description AND p.label = r.label"
+        "  ORDER BY p.check_time DESC LIMIT 1)"
+        " FROM {s}.perfdata_rollups r"
+        " WHERE r.host_name = %(host)s AND r.service_description = %(service)s"
+        " AND r.bucket_start >= %(start)s AND r.bucket_start < %(end)s"
+        " AND (%(labels)s::text[] IS NULL OR r.label = ANY(%(labels)s::text[]))"
+        " GROUP BY r.host_name, r.service_description, r.label, t ORDER BY r.label, t"
+    ).format(s=sql.Identifier(schema))
+
+
+def subject_site(schema: str) -> sql.Composed:
+    """The site owning a subject, from its state or else its host's configuration."""
+    return sql.SQL(
+        "SELECT target_site FROM {s}.states WHERE host_name = %(host)s"
+        " AND service_description = %(service)s"
+        " UNION ALL SELECT target_site FROM {s}.config_hosts WHERE host_name = %(host)s"
+        " LIMIT 1"
+    ).format(s=sql.Identifier(schema))

@@ -1,0 +1,100 @@
+"""Replication status, state digests and liveness: how far this node is, and whether it
+holds the same as another.
+
+The stored offset and last event time come from PostgreSQL (what is durably
+projected); log ends, connectivity and errors from the projector's live status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from psycopg import sql
+
+from engine.api import params
+from engine.api.context import allowed_sites, context, json
+from projections.postgres import PostgresSink
+
+
+async def replication(request: web.Request) -> web.Response:
+    ctx = context(request)
+    node = ctx.node
+    stored = await ctx.fetch(
+        sql.SQL("SELECT site, partition, next_offset, last_event_time FROM {}.offsets").format(
+            sql.Identifier(ctx.schema)
+        ),
+        {},
+    )
+    letters = dict(
+        await ctx.fetch(
+            sql.SQL("SELECT site, count(*) FROM {}.dead_letters GROUP BY site").format(
+                sql.Identifier(ctx.schema)
+            ),
+            {},
+        )
+    )
+    by_site: dict[str, dict[int, tuple[int, int | None]]] = {}
+    for site, partition, next_offset, last_event_time in stored:
+        by_site.setdefault(site, {})[partition] = (next_offset, last_event_time)
+    sites = []
+    for name, status in sorted(node.status.items()):
+        partitions = []
+        offsets = by_site.get(name, {})
+        for partition in sorted(set(offsets) | set(status.log_end)):
+            next_offset, last_event_time = offsets.get(partition, (0, None))
+            end = status.log_end.get(partition)
+            partitions.append(
+                {
+                    "partition": partition,
+                    "stored_offset": next_offset,
+                    "log_end": end,
+                    "lag": None if end is None else max(0, end - next_offset),
+                    "last_event_time": last_event_time,
+                }
+            )
+        times = [p["last_event_time"] for p in partitions if p["last_event_time"] is not None]
+        sites.append(
+            {
+                "site": name,
+                "state": status.state,
+                "connected": status.state == "running",
+                "error": status.error,
+                "lag": sum(p["lag"] or 0 for p in partitions),
+                "events_applied": status.events,
+                "dead_letters": letters.get(name, 0),
+                "last_event_time": max(times) if times else None,
+                "partitions": partitions,
+            }
+        )
+    config = node.config
+    return json({"node": config.name, "role": config.role, "site": config.site, "sites": sites})
+
+
+async def digest(request: web.Request) -> web.Response:
+    """The state digest of the rows owned by ``sites`` (all the node holds when absent)."""
+    ctx = context(request)
+    sites = allowed_sites(request, params.optional_names(request.query, "sites"))
+
+    def compute() -> str:
+        sink = PostgresSink.connect(ctx.node.config.dsn, ctx.schema)
+        try:
+            return sink.digest(sites)
+        finally:
+            sink.close()
+
+    value = await asyncio.to_thread(compute)
+    return json({"sites": sites, "digest": value})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 while the projection is applying (a lagging or disconnected site is reported,
+    not fatal: it is what partitions look like); 503 when a site failed for good."""
+    statuses = context(request).node.status
+    failed = sorted(s.site for s in statuses.values() if s.state == "failed")
+    body: dict[str, Any] = {
+        "status": "failing" if failed else "ok",
+        "sites": {s.site: s.state for s in statuses.values()},
+    }
+    return json(body, status=503 if failed else 200)

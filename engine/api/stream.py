@@ -1,0 +1,110 @@
+"""``GET /api/v1/stream``: projection changes as Server-Sent Events, resumable.
+
+Each event is one changed row (``event: state|acknowledgement|downtime|comment``,
+``data:`` its JSON, ``id:`` its feed id). A client that reconnects sends the last id
+it saw (the ``Last-Event-ID`` header, as browsers' EventSource do, or ``?last_event_id=``)
+and gets every change it missed, in order. If the feed no longer holds them (the node
+restarted, or the client was away longer than the ring holds), the first event is
+``reset``: reload the lists, then keep reading. Filters: ``types``, ``site``,
+``host``, ``service``, ``state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from engine.api import params
+from engine.api.change_feed import KINDS, Change, ChangeFilter, ResumeError
+from engine.api.context import allowed_sites, context
+from engine.api.errors import bad_request
+
+HEARTBEAT = 15.0  # seconds between keep-alive comments, so proxies keep the stream open
+_STATES = {"UP": 0, "DOWN": 1, "UNREACHABLE": 2, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+
+
+def _filter(request: web.Request) -> ChangeFilter:
+    query = request.query
+    kinds = None
+    if (raw := query.get("types")) is not None:
+        kinds = frozenset(params.names(raw, "types"))
+        if unknown := sorted(kinds - set(KINDS.values())):
+            raise bad_request(
+                f"parameter 'types': {unknown[0]!r} is not one of {', '.join(KINDS.values())}"
+            )
+    sites = allowed_sites(request, params.optional_names(query, "site"))
+    states = None
+    if (raw := query.get("state")) is not None:
+        states = frozenset(params.choices(raw, "state", _STATES))
+    return ChangeFilter(
+        kinds=kinds,
+        sites=None if sites is None else frozenset(sites),
+        host=params.optional_text(query, "host"),
+        service=params.optional_text(query, "service"),
+        states=states,
+    )
+
+
+def _frame(feed_id: str, change: Change) -> bytes:
+    return b"id: %s\nevent: %s\ndata: %s\n\n" % (
+        feed_id.encode(),
+        change.kind.encode(),
+        change.data,
+    )
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    feed = ctx.feed
+    wanted = _filter(request)
+    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    reset: dict[str, Any] | None = None
+    seq = feed.last_seq
+    if last_id:
+        try:
+            seq = feed.resume_point(params.text(last_id, "last_event_id"))
+        except ResumeError as exc:
+            reset = {"reason": str(exc)}
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    # The first frame carries the current id, so a client that sees nothing else still
+    # has a point to resume from.
+    first = b"id: %s\nevent: %s\ndata: %s\n\n" % (
+        feed.id_of(seq).encode(),
+        b"reset" if reset else b"hello",
+        orjson.dumps(reset or {"epoch": feed.epoch}),
+    )
+    await response.write(first)
+    subscribers = ctx.subscribers
+    while True:
+        news = subscribers.news
+        if not feed.holds(seq):  # this client fell behind the ring
+            seq = feed.last_seq
+            reason = {"reason": "this client fell behind the feed; reload the lists"}
+            await response.write(
+                b"id: %s\nevent: reset\ndata: %s\n\n"
+                % (feed.id_of(seq).encode(), orjson.dumps(reason))
+            )
+        changes = feed.after(seq)
+        if changes:
+            chunk = b"".join(_frame(feed.id_of(c.seq), c) for c in changes if wanted.matches(c))
+            seq = changes[-1].seq
+            if chunk:
+                await response.write(chunk)
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(news.wait(), HEARTBEAT)
+            continue
+        # A comment keeps proxies from closing the stream; the id line moves the client's
+        # resume point past changes it filtered out.
+        await response.write(b": keep-alive\nid: %s\n\n" % feed.id_of(seq).encode())
