@@ -3,7 +3,8 @@
 One object per event: ``{"type": "ServiceCheckResult", "payload": {...}}`` plus,
 when printed, the envelope (``event_id`` as a UUID string, ``site``, ``origin``,
 ``hlc``, ``event_time``, ``subject``, ``target_site``). Enums are their names (a
-Nagios state may also be given as its return code); lists stand for tuples.
+Nagios state may also be given as its return code); lists stand for tuples; a float
+that is not finite is the string ``"NaN"``, ``"Infinity"`` or ``"-Infinity"``.
 Validation names the offending field, so a bad input line gets one clear message.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +23,9 @@ from schemas.payload import Payload
 from schemas.types import event_id_str
 
 _Check = Callable[[str, Any], Any]
+# JSON has no NaN or infinity (orjson writes null): they travel as these strings.
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_NON_FINITE_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _expect(kind: type | tuple[type, ...], label: str) -> _Check:
@@ -66,7 +71,11 @@ def _checker(hint: Any) -> _Check:
         return _str_tuple
     if hint is float:
         float_check = _expect((int, float), "a number")
-        return lambda name, value: float(float_check(name, value))
+        return lambda name, value: (
+            _NON_FINITE[value]
+            if isinstance(value, str) and value in _NON_FINITE
+            else float(float_check(name, value))
+        )
     labels = {str: "a string", int: "an integer", bool: "a boolean"}
     return _expect(hint, labels[hint])
 
@@ -114,6 +123,8 @@ def payload_to_json(payload: Payload) -> dict[str, Any]:
             value = value.name
         elif isinstance(value, tuple):
             value = list(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = _NON_FINITE_NAMES[str(value)]
         out[field.name] = value
     return out
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 import pytest
 from hypothesis import given
 
 from schemas.errors import InvalidEventError
 from schemas.event import Event
-from schemas.json_form import event_to_json, payload_from_json
+from schemas.json_form import event_to_json, payload_from_json, payload_to_json
 from schemas.types import ServiceState
 from tests.strategies import events
 
@@ -64,3 +66,15 @@ def test_states_by_name_or_by_nagios_return_code() -> None:
 def test_bad_input_names_what_is_wrong(type_name: str, fields: object, message: str) -> None:
     with pytest.raises(InvalidEventError, match=message.replace("(", r"\(")):
         payload_from_json(type_name, fields)
+
+
+def test_non_finite_floats_travel_as_strings() -> None:
+    # Found by hypothesis: orjson writes infinity as null, which then failed validation.
+    for value, text in ((math.inf, "Infinity"), (-math.inf, "-Infinity")):
+        fields = GOOD | {"latency": value}
+        payload = payload_from_json("ServiceCheckResult", fields)
+        as_json = orjson.loads(orjson.dumps(payload_to_json(payload)))
+        assert as_json["latency"] == text
+        assert payload_from_json("ServiceCheckResult", as_json) == payload
+    nan = payload_from_json("ServiceCheckResult", GOOD | {"latency": "NaN"})
+    assert math.isnan(nan.latency)  # type: ignore[attr-defined]
