@@ -20,7 +20,7 @@ from aiohttp import web
 
 from engine.api import params
 from engine.api.change_feed import KINDS, Change, ChangeFilter, ResumeError
-from engine.api.context import allowed_sites, context
+from engine.api.context import Context, allowed_sites, context
 from engine.api.errors import bad_request
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments, so proxies keep the stream open
@@ -77,6 +77,19 @@ async def stream(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    with contextlib.suppress(ConnectionResetError):  # the client left: a normal end
+        await _follow(response, ctx, wanted, seq, reset)
+    return response
+
+
+async def _follow(
+    response: web.StreamResponse,
+    ctx: Context,
+    wanted: ChangeFilter,
+    seq: int,
+    reset: dict[str, Any] | None,
+) -> None:
+    feed = ctx.feed
     # The first frame carries the current id, so a client that sees nothing else still
     # has a point to resume from.
     first = b"id: %s\nevent: %s\ndata: %s\n\n" % (

@@ -1,0 +1,216 @@
+"""The schemas of the OpenAPI document: the shapes of every answer and their parts.
+
+They describe what ``engine.api.views`` and the handlers return; the test suite
+validates real answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(kind: str) -> Schema:
+    return {"type": [kind, "null"]}
+
+
+def obj(required: list[str], **properties: Schema) -> Schema:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+TEXT: Schema = {"type": "string", "maxLength": 1024, "pattern": "^[^\\u0000]*$"}
+INSTANT: Schema = {
+    "description": "microseconds since the Unix epoch, or an RFC 3339 time with a zone",
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 2**62 - 1},
+        {"type": "string", "format": "date-time"},
+    ],
+}
+INT, BOOL, STR, NUM = (
+    {"type": "integer"},
+    {"type": "boolean"},
+    {"type": "string"},
+    {"type": ["number", "null"]},
+)
+
+
+COMPONENTS: Schema = {
+    "Error": obj(["error"], error=obj(["code", "message"], code=STR, message=STR)),
+    "State": obj(
+        ["host", "service", "site", "state", "state_name", "state_type", "output"],
+        host=STR,
+        service=nullable("string"),
+        site=STR,
+        state=INT,
+        state_name=STR,
+        state_type=STR,
+        attempt=INT,
+        max_attempts=INT,
+        output=STR,
+        long_output=STR,
+        perfdata=STR,
+        last_check=INT,
+        last_state_change=INT,
+        last_hard_state_change=nullable("integer"),
+        last_hard_state=nullable("integer"),
+        execution_time=NUM,
+        latency=NUM,
+        poller=STR,
+        acknowledged=BOOL,
+        in_downtime=BOOL,
+    ),
+    "Acknowledgement": obj(
+        ["host", "service", "site", "author", "removed"],
+        host=STR,
+        service=nullable("string"),
+        site=STR,
+        author=STR,
+        comment=STR,
+        sticky=BOOL,
+        notify=BOOL,
+        persistent=BOOL,
+        expire_time=nullable("integer"),
+        entry_time=INT,
+        removed=BOOL,
+        active=BOOL,
+    ),
+    "Downtime": obj(
+        ["downtime_id", "host", "service", "site", "cancelled"],
+        downtime_id=STR,
+        host=STR,
+        service=nullable("string"),
+        site=STR,
+        fixed=nullable("boolean"),
+        start_time=nullable("integer"),
+        end_time=nullable("integer"),
+        duration=nullable("integer"),
+        with_services=nullable("boolean"),
+        author=nullable("string"),
+        comment=nullable("string"),
+        entry_time=nullable("integer"),
+        cancelled=BOOL,
+    ),
+    "Comment": obj(
+        ["comment_id", "host", "service", "site", "deleted"],
+        comment_id=STR,
+        host=STR,
+        service=nullable("string"),
+        site=STR,
+        author=nullable("string"),
+        text=nullable("string"),
+        persistent=nullable("boolean"),
+        entry_time=nullable("integer"),
+        deleted=BOOL,
+    ),
+    "Detail": obj(
+        ["subject", "state", "config", "acknowledgement", "downtimes", "comments", "at"],
+        subject=obj(["host", "service", "site"], host=STR, service=nullable("string"), site=STR),
+        state={"oneOf": [ref("State"), {"type": "null"}]},
+        config={"type": ["object", "null"]},
+        acknowledgement={"oneOf": [ref("Acknowledgement"), {"type": "null"}]},
+        downtimes={"type": "array", "items": ref("Downtime")},
+        comments={"type": "array", "items": ref("Comment")},
+        at=INT,
+    ),
+    "History": obj(
+        ["host", "service", "items", "next_cursor"],
+        host=STR,
+        service=nullable("string"),
+        next_cursor=nullable("string"),
+        items={
+            "type": "array",
+            "items": obj(
+                ["check_time", "state", "state_type", "output"],
+                check_time=INT,
+                state=INT,
+                state_name=STR,
+                state_type=STR,
+                previous_state=nullable("integer"),
+                previous_state_name=nullable("string"),
+                attempt=INT,
+                output=STR,
+            ),
+        },
+    ),
+    "Perfdata": obj(
+        ["host", "service", "from", "to", "resolution", "step", "series"],
+        host=STR,
+        service=nullable("string"),
+        **{"from": INT},
+        to=INT,
+        resolution={"type": "string", "enum": ["raw", "rollup"]},
+        step=nullable("integer"),
+        series={
+            "type": "array",
+            "items": obj(
+                ["label", "columns", "points"],
+                label=STR,
+                unit=nullable("string"),
+                columns={"type": "array", "items": STR},
+                points={"type": "array", "items": {"type": "array", "items": NUM}},
+            ),
+        },
+    ),
+    "Replication": obj(
+        ["node", "role", "site", "sites"],
+        node=STR,
+        role={"type": "string", "enum": ["central", "remote"]},
+        site=STR,
+        sites={
+            "type": "array",
+            "items": obj(
+                ["site", "state", "connected", "lag", "dead_letters", "partitions"],
+                site=STR,
+                state=STR,
+                connected=BOOL,
+                error=nullable("string"),
+                lag=INT,
+                events_applied=INT,
+                dead_letters=INT,
+                last_event_time=nullable("integer"),
+                partitions={
+                    "type": "array",
+                    "items": obj(
+                        ["partition", "stored_offset", "log_end", "lag"],
+                        partition=INT,
+                        stored_offset=INT,
+                        log_end=nullable("integer"),
+                        lag=nullable("integer"),
+                        last_event_time=nullable("integer"),
+                    ),
+                },
+            ),
+        },
+    ),
+    "Digest": obj(
+        ["sites", "digest"],
+        sites={"type": ["array", "null"], "items": STR},
+        digest={"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    ),
+    "Accepted": obj(
+        ["events", "projected"],
+        events={
+            "type": "array",
+            "items": obj(
+                ["event_id", "type", "site", "target_site", "partition", "offset"],
+                event_id=STR,
+                type=STR,
+                site=STR,
+                target_site=STR,
+                partition=INT,
+                offset=INT,
+            ),
+        },
+        projected=nullable("boolean"),
+    ),
+    "Health": obj(
+        ["status", "sites"],
+        status={"type": "string", "enum": ["ok", "failing"]},
+        sites={"type": "object", "additionalProperties": STR},
+    ),
+}
