@@ -108,6 +108,9 @@ class Projector:
         """Call ``listener`` with each batch's row changes once they are committed."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Changes], None]) -> None:
+        self._listeners.remove(listener)
+
     def committed(self, site: str, partition: int) -> int:
         """The next offset of a partition that is not yet in PostgreSQL."""
         return self._status[site].committed.get(partition, 0)

@@ -151,12 +151,14 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
     for method, path, handler, _ in ROUTES:
         app.router.add_route(method, path, handler)
     app.router.add_get("/metrics", metrics.serve)
-    node.projector.add_listener(feed.publish)
 
     async def open_pool(app: web.Application) -> None:
+        node.projector.add_listener(feed.publish)
         await pool.open(wait=True, timeout=30)
 
     async def close_pool(app: web.Application) -> None:
+        # An API stopped (or started again) leaves no listener behind on the projector.
+        node.projector.remove_listener(feed.publish)
         await pool.close()
 
     app.on_startup.append(open_pool)

@@ -31,7 +31,7 @@ from schemas.json_form import payload_from_json
 from schemas.types import event_id_str
 
 MAX_TEXT = 8192
-DEFAULT_WAIT = 10.0
+DEFAULT_WAIT, MAX_WAIT = 10.0, 30.0  # seconds ?wait=projected waits, by default and at most
 MAX_CONFIGURATION_EVENTS = 1000
 
 
@@ -248,15 +248,14 @@ def _wait(request: web.Request) -> float | None:
         return None
     if wait != "projected":
         raise bad_request(f"parameter 'wait': {wait!r} is not 'projected'")
-    limit = context(request).max_wait
     if "timeout" not in query:
-        return min(DEFAULT_WAIT, limit)
+        return DEFAULT_WAIT
     try:
         timeout = float(query["timeout"])
     except ValueError:
         raise bad_request(f"parameter 'timeout': {query['timeout']!r} is not a number") from None
-    if not 0 < timeout <= limit:
-        raise bad_request(f"parameter 'timeout': {timeout:g} is not in (0, {limit:g}] seconds")
+    if not 0 < timeout <= MAX_WAIT:
+        raise bad_request(f"parameter 'timeout': {timeout:g} is not in (0, {MAX_WAIT:g}] seconds")
     return timeout
 
 

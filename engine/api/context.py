@@ -24,8 +24,6 @@ class Context:
     pool: AsyncConnectionPool
     feed: ChangeFeed
     subscribers: Subscribers
-    #: How long ``?wait=projected`` may wait at most (seconds).
-    max_wait: float = 30.0
 
     @property
     def schema(self) -> str:

@@ -139,7 +139,11 @@ def _command_body(command: commands.Command) -> Schema:
 
 _WAIT = [
     _query("wait", {"type": "string", "enum": ["projected"]}, "answer once projected here"),
-    _query("timeout", {"type": "number", "exclusiveMinimum": 0, "maximum": 30}, "seconds"),
+    _query(
+        "timeout",
+        {"type": "number", "exclusiveMinimum": 0, "maximum": commands.MAX_WAIT},
+        "seconds",
+    ),
 ]
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.api.params import MAX_PARAMETER
+
 Schema = dict[str, Any]
 
 
@@ -23,7 +25,7 @@ def obj(required: list[str], **properties: Schema) -> Schema:
     return {"type": "object", "required": required, "properties": properties}
 
 
-TEXT: Schema = {"type": "string", "maxLength": 1024, "pattern": "^[^\\u0000]*$"}
+TEXT: Schema = {"type": "string", "maxLength": MAX_PARAMETER, "pattern": "^[^\\u0000]*$"}
 INSTANT: Schema = {
     "description": "microseconds since the Unix epoch, or an RFC 3339 time with a zone",
     "oneOf": [

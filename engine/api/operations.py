@@ -49,11 +49,7 @@ async def _list(
     if (raw := query.get("cursor")) is not None:
         after = params.decode_cursor(raw, table, kinds)
     rows = await ctx.fetch(select.page(key, False, after, limit), select.params)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        names = select.table.column_names
-        next_cursor = params.encode_cursor(table, tuple(rows[-1][names.index(k)] for k in key))
+    rows, next_cursor = select.split_page(rows, limit, table, key)
     return json({"items": [view(r) for r in rows], "next_cursor": next_cursor, "at": at})
 
 

@@ -21,11 +21,13 @@ from schemas.types import now_us
 
 #: The biggest page a list answers, and the default one.
 MAX_LIMIT, DEFAULT_LIMIT = 1000, 50
+#: The longest text parameter (names, searches, cursors).
+MAX_PARAMETER = 1024
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 _MAX_INSTANT = 2**62  # microseconds; bigints beyond are not instants anybody means
 
 
-def text(value: str, name: str, *, max_length: int = 1024) -> str:
+def text(value: str, name: str, *, max_length: int = MAX_PARAMETER) -> str:
     if "\x00" in value:
         raise bad_request(f"parameter {name!r}: NUL characters are not allowed")
     if len(value) > max_length:

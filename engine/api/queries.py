@@ -15,6 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
+from engine.api.params import encode_cursor
 from projections import postgres_asof
 from projections.tables import TABLES_BY_NAME, Table
 
@@ -57,6 +58,16 @@ class Select:
             tuple(self.where),
             (tuple(sort), descending, after is not None),
         )
+
+    def split_page(
+        self, rows: list[tuple[Any, ...]], limit: int, sort: str, key: Sequence[str]
+    ) -> tuple[list[tuple[Any, ...]], str | None]:
+        """The rows of a page fetched with :meth:`page`, and the cursor of the next page
+        (None on the last one)."""
+        if len(rows) <= limit:
+            return rows, None
+        rows, names = rows[:limit], self.table.column_names
+        return rows, encode_cursor(sort, tuple(rows[-1][names.index(k)] for k in key))
 
     def query(self) -> bytes:
         return _compose(

@@ -26,11 +26,7 @@ from projections.rows import (
     StateRow,
 )
 from projections.tables import TABLES_BY_NAME
-from schemas.types import HostState, ServiceState, StateType
 
-_HOST_STATES = {s.name: s.value for s in HostState}
-_SERVICE_STATES = {s.name: s.value for s in ServiceState}
-_STATE_TYPES = {t.name: t.value for t in StateType}
 _NAME_KEY = ("host_name", "service_description")
 #: Sort orders of the host and service lists; each ends with the primary key.
 STATE_SORTS: dict[str, tuple[tuple[str, ...], tuple[type, ...]]] = {
@@ -52,17 +48,6 @@ def _sort(query: Mapping[str, str]) -> tuple[str, bool]:
     return name, descending
 
 
-def _page(
-    rows: list[tuple[Any, ...]], limit: int, sort: str, key: tuple[str, ...], column_names: Any
-) -> tuple[list[tuple[Any, ...]], str | None]:
-    """The rows of this page and the cursor of the next one (None on the last page)."""
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, params.encode_cursor(sort, tuple(last[column_names.index(k)] for k in key))
-
-
 async def _list_states(request: web.Request, services: bool) -> web.Response:
     ctx, query = context(request), request.query
     limit = params.limit(query)
@@ -76,10 +61,10 @@ async def _list_states(request: web.Request, services: bool) -> web.Response:
     if sites is not None:
         select.filter("r.target_site = ANY(%(sites)s)", sites=sites)
     if (raw := query.get("state")) is not None:
-        allowed = _SERVICE_STATES if services else _HOST_STATES
+        allowed = views.SERVICE_STATE_CODES if services else views.HOST_STATE_CODES
         select.filter("r.state = ANY(%(states)s)", states=params.choices(raw, "state", allowed))
     if (raw := query.get("state_type")) is not None:
-        types = params.choices(raw, "state_type", _STATE_TYPES)
+        types = params.choices(raw, "state_type", views.STATE_TYPE_CODES)
         select.filter("r.state_type = ANY(%(state_types)s)", state_types=types)
     if (raw := query.get("acknowledged")) is not None:
         queries.filter_acknowledged(select, params.boolean(raw, "acknowledged"))
@@ -100,7 +85,7 @@ async def _list_states(request: web.Request, services: bool) -> web.Response:
         )
     cursor_key = None if after is None else params.decode_cursor(after, sort, kinds)
     rows = await ctx.fetch(select.page(key, descending, cursor_key, limit), select.params)
-    rows, next_cursor = _page(rows, limit, sort, key, select.table.column_names)
+    rows, next_cursor = select.split_page(rows, limit, sort, key)
     return json(
         {
             "items": [views.state(StateRow(*r[:-2]), r[-2], r[-1]) for r in rows],

@@ -18,13 +18,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.api import params
+from engine.api import params, views
 from engine.api.change_feed import KINDS, Change, ChangeFilter, ResumeError
 from engine.api.context import Context, allowed_sites, context
 from engine.api.errors import bad_request
 
 HEARTBEAT = 15.0  # seconds between keep-alive comments, so proxies keep the stream open
-_STATES = {"UP": 0, "DOWN": 1, "UNREACHABLE": 2, "OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+_STATES = views.HOST_STATE_CODES | views.SERVICE_STATE_CODES
 
 
 def _filter(request: web.Request) -> ChangeFilter:

@@ -13,9 +13,13 @@ from typing import Any
 from projections.rows import AcknowledgementRow, CommentRow, DowntimeRow, HistoryRow, StateRow
 from schemas.types import HostState, ServiceState, StateType
 
-_HOST_STATES = {s.value: s.name for s in HostState}
-_SERVICE_STATES = {s.value: s.name for s in ServiceState}
-_TYPES = {t.value: t.name.lower() for t in StateType}
+#: Names to codes, as filters take them (``CRITICAL`` or ``2``); the views show the names.
+HOST_STATE_CODES = {s.name: s.value for s in HostState}
+SERVICE_STATE_CODES = {s.name: s.value for s in ServiceState}
+STATE_TYPE_CODES = {t.name: t.value for t in StateType}
+_HOST_STATES = {code: name for name, code in HOST_STATE_CODES.items()}
+_SERVICE_STATES = {code: name for name, code in SERVICE_STATE_CODES.items()}
+_TYPES = {code: name.lower() for name, code in STATE_TYPE_CODES.items()}
 
 
 def state_name(service: str, state: int | None) -> str | None:

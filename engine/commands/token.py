@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.tokens import SCOPES, make_token
+from engine.tokens import SCOPES, TokenConfigError, hash_secret, new_secret, parse_token
 
 
 def register(commands: Any) -> None:
@@ -32,18 +32,25 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-    if not scopes or (bad := sorted(set(scopes) - set(SCOPES))):
-        wrong = bad[0] if scopes else ""
-        raise ConfigError(f"--scopes: {wrong!r} is not one of {', '.join(SCOPES)}")
     if not args.name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"token name {args.name!r}: use letters, digits, '-', '_' or '.'")
-    sites = None if args.sites is None else [s.strip() for s in args.sites.split(",") if s.strip()]
-    secret, token = make_token(args.name, scopes, sites)
+    secret = new_secret()
+    # The same validation as the node's configuration applies to what is printed for it.
+    entries = {"sha256": hash_secret(secret), "scopes": args.scopes}
+    if args.sites is not None:
+        entries["sites"] = args.sites
+    try:
+        token = parse_token(args.name, entries)
+    except TokenConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+    def listed(names: frozenset[str]) -> str:
+        return "[" + ", ".join(f'"{n}"' for n in sorted(names)) + "]"
+
     print(f"# secret for {args.name} (shown once): {secret}")
     print(f'[api.tokens."{args.name}"]')
     print(f'sha256 = "{token.sha256}"')
-    print("scopes = [" + ", ".join(f'"{s}"' for s in scopes) + "]")
-    if sites is not None:
-        print("sites = [" + ", ".join(f'"{s}"' for s in sites) + "]")
+    print(f"scopes = {listed(token.scopes)}")
+    if token.sites is not None:
+        print(f"sites = {listed(token.sites)}")
     return 0
