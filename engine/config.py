@@ -20,6 +20,10 @@ security_protocol = "SASL_SSL"   # any KafkaSettings field
 [api]
 listen = "0.0.0.0:8080"
 
+[pools]                       # the default observer's vote, cast by central
+lease_request_period = 130.0  # seconds between its leases (SCOM's default)
+network_latency = 30.0        # seconds; a lease lasts period + 2 x latency
+
 [api.tokens.alice]            # `sitelog token alice --scopes read,operate` prints one
 sha256 = "9f86d08..."         # the SHA-256 of the secret, never the secret
 scopes = ["read", "operate"]  # read, operate, admin
@@ -57,6 +61,7 @@ _SCALAR_KEYS: dict[str, dict[str, type]] = {
     "node": {"name": str, "role": str, "site": str},
     "database": {"dsn": str, "schema": str},
     "api": {"listen": str},
+    "pools": {"lease_request_period": float, "network_latency": float},
 }
 # Every KafkaSettings field is a key of [sites.NAME]; optional ones take their inner type.
 _KAFKA_KEYS: dict[str, type] = {
@@ -65,7 +70,11 @@ _KAFKA_KEYS: dict[str, type] = {
     else hint
     for name, hint in typing.get_type_hints(KafkaSettings).items()
 }
-_DEFAULTS = {"database": {"schema": "sitelog"}, "api": {"listen": "127.0.0.1:8080"}}
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "database": {"schema": "sitelog"},
+    "api": {"listen": "127.0.0.1:8080"},
+    "pools": {"lease_request_period": 130.0, "network_latency": 30.0},
+}
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class NodeConfig:
     listen: str
     sites: Mapping[str, KafkaSettings]
     tokens: tuple[ApiToken, ...] = ()
+    lease_request_period: float = 130.0
+    network_latency: float = 30.0
 
     @property
     def followed(self) -> dict[str, KafkaSettings]:
@@ -123,7 +134,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     """Apply SITELOG_* variables on top of the file's values (strings, converted later)."""
-    merged = {section: dict(raw.get(section) or {}) for section in ("node", "database", "api")}
+    merged = {section: dict(raw.get(section) or {}) for section in _SCALAR_KEYS}
     merged["sites"] = {name: dict(v) for name, v in (raw.get("sites") or {}).items()}
     tokens = merged["api"].pop("tokens", None) or {}
     if not isinstance(tokens, dict):
@@ -174,7 +185,7 @@ def _merge_token_env(tokens: dict[str, dict[str, Any]], env: Mapping[str, str]) 
 def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> NodeConfig:
     """Read a node's TOML file, apply environment overrides, validate; ConfigError if wrong."""
     raw = _read_file(Path(path))
-    unknown = sorted(set(raw) - {"node", "database", "api", "sites"})
+    unknown = sorted(set(raw) - {*_SCALAR_KEYS, "sites"})
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}]")
     merged = _merge_env(raw, os.environ if env is None else env)
@@ -223,6 +234,10 @@ def _kafka(name: str, entries: dict[str, Any]) -> KafkaSettings:
 
 
 def _validated(values: dict[str, Any], sites: dict[str, KafkaSettings]) -> NodeConfig:
+    if not 0 < values["lease_request_period"] <= 86_400:
+        raise ConfigError("pools.lease_request_period: expected 0 < seconds <= 86400")
+    if not 0 <= values["network_latency"] <= 3_600:
+        raise ConfigError("pools.network_latency: expected 0 <= seconds <= 3600")
     if values["role"] not in ROLES:
         raise ConfigError(f"node.role: {values['role']!r} is not one of {', '.join(ROLES)}")
     try:

@@ -2,11 +2,13 @@
 
 One Tansu broker per site (central, paris, lyon), one PostgreSQL server with a database
 per node, a central node and two remote nodes, a poller simulator per remote site
-producing check results with perfdata for a few hundred hosts, and a three-member
-pool heartbeating. Every node serves its HTTP API; the demo makes a read token and an
-operate token (valid on every node) and prints them with the URLs. Configuration
-(sites, pollers, hosts, services, the pool) is authored on central and reaches the
-remote nodes by catch-up, as in production.
+producing check results with perfdata for a few hundred hosts, and three pool member
+agents (management servers ms-1 to ms-3) renewing their leases in the default pools
+central creates, and running the network devices of a "Network" pool. Every node
+serves its HTTP API; the demo makes a read token and an operate token (valid on every
+node) and prints them with the URLs. Configuration (sites, pollers, hosts, services,
+servers, pools) is authored on central and reaches the remote nodes by catch-up, as
+in production.
 Every few seconds it prints what each node holds, by site: central sees both remote
 sites, each remote only its own. Ctrl-C stops everything, by pid.
 """
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TextIO
@@ -27,26 +30,27 @@ from engine.config import NodeConfig
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.kafka import KafkaSettings
 from engine.node import Node
+from engine.pool_member import MemberSettings, PoolMember
 from engine.site_log import SiteLogWriter
 from engine.tokens import ApiToken, make_token
 from projections.postgres import PostgresSink
+from projections.quorum import statuses
 from schemas.configuration import (
     HostDefined,
     PollerDefined,
     ServiceDefined,
     SiteDefined,
 )
-from schemas.event import Event
-from schemas.hlc import HybridLogicalClock
 from schemas.payload import Payload
-from schemas.pools import Lease, PoolDefined, PoolMemberAdded, ServerRegistered
-from schemas.types import MICROS_PER_SECOND, MembershipMode, ServerRole, now_us
+from schemas.pools import PoolDefined, PoolMemberAdded, PoolTargetAssigned, ServerRegistered
+from schemas.types import MICROS_PER_SECOND, ServerRole, TargetKind, now_us
 
 REMOTES = ("paris", "lyon")
 SITES = ("central", *REMOTES)
-POOL = "All Management Servers"
+POOL = "Network"
 MEMBERS = ("ms-1", "ms-2", "ms-3")
-LEASE_PERIOD = 5.0  # seconds between heartbeats
+DEVICES = 12  # network devices the pool runs
+LEASE_PERIOD = 5.0  # seconds between lease renewals
 
 
 class Demo:
@@ -88,9 +92,10 @@ class Demo:
                 for node in self.nodes:
                     self.apis.append(await running.enter_async_context(ApiServer(node)))
                 self._describe_api()
-                await self._configure(boot["central"])
+                await self._configure()
                 tasks = [asyncio.create_task(self._poller(site, boot[site])) for site in REMOTES]
-                tasks.append(asyncio.create_task(self._heartbeats(boot["central"])))
+                for member in MEMBERS:
+                    await running.enter_async_context(self._member(member, boot["central"]))
                 try:
                     await self._report(started, duration, report_every, stop)
                 finally:
@@ -112,8 +117,20 @@ class Demo:
             listen="127.0.0.1:0",
             sites={s: KafkaSettings(boot[s]) for s in followed},
             tokens=self.tokens,
+            lease_request_period=LEASE_PERIOD,
+            network_latency=LEASE_PERIOD / 10,
         )
         return Node(config, max_batch_events=5000)
+
+    def _member(self, server: str, central_boot: str) -> PoolMember:
+        return PoolMember(
+            MemberSettings(
+                server=server,
+                kafka=KafkaSettings(central_boot),
+                lease_request_period=LEASE_PERIOD,
+                network_latency=LEASE_PERIOD / 10,
+            )
+        )
 
     def _describe(self, boot: dict[str, str], postgres: EmbeddedPostgres) -> None:
         self.say("sitelog demo: a whole deployment on this machine")
@@ -132,7 +149,8 @@ class Demo:
             f"{t.services_per_host} services each, {self.rate:g} results/s per site"
         )
         self.say(
-            f"  pool            {POOL!r}: {', '.join(MEMBERS)} heartbeating every {LEASE_PERIOD:g}s"
+            f"  pools           default pools and {POOL!r} ({DEVICES} network devices): "
+            f"members {', '.join(MEMBERS)} renewing leases every {LEASE_PERIOD:g}s"
         )
 
     def _describe_api(self) -> None:
@@ -146,7 +164,7 @@ class Demo:
             f"'{central}/api/v1/services?state=CRITICAL&limit=5'"
         )
 
-    async def _configure(self, central_boot: str) -> None:
+    async def _configure(self) -> None:
         central = self.nodes[0].write_path
         await central.configure_many([SiteDefined(site_name=site) for site in SITES])
         services = simulation.SERVICES[: self.traffic.services_per_host]
@@ -163,28 +181,26 @@ class Demo:
                     for service in services
                 ]
             await central.configure_many(definitions)
-        # Pool configuration is authored on central too (its projection has its own issue).
-        clock = HybridLogicalClock()
-        pool_events: list[Payload] = [
-            PoolDefined(
-                pool_name=POOL,
-                membership=MembershipMode.AUTOMATIC,
-                default_observer=True,
-                builtin=True,
-            ),
-            *(
-                ServerRegistered(
-                    server_name=m, role=ServerRole.MANAGEMENT_SERVER, site_name="central"
-                )
-                for m in MEMBERS
-            ),
-            *(PoolMemberAdded(pool_name=POOL, server_name=m) for m in MEMBERS),
-        ]
-        async with SiteLogWriter("central", KafkaSettings(central_boot)) as writer:
-            await writer.append_many(
-                Event.create(p, site="central", origin="central-1", clock=clock)
-                for p in pool_events
-            )
+        # The management servers join the automatic default pools; a manual pool of
+        # their own runs network devices.
+        await central.configure_many(
+            [
+                *(
+                    ServerRegistered(server_name=m, role=ServerRole.MANAGEMENT_SERVER)
+                    for m in MEMBERS
+                ),
+                PoolDefined(pool_name=POOL, description="network devices"),
+                *(PoolMemberAdded(pool_name=POOL, server_name=m) for m in MEMBERS),
+                *(
+                    PoolTargetAssigned(
+                        pool_name=POOL,
+                        target_name=f"switch-{i:02d}",
+                        kind=TargetKind.NETWORK_DEVICE,
+                    )
+                    for i in range(DEVICES)
+                ),
+            ]
+        )
 
     async def _poller(self, site: str, bootstrap: str) -> None:
         traffic = simulation.Traffic(
@@ -203,27 +219,6 @@ class Demo:
 
     def _subjects(self) -> int:
         return self.traffic.hosts_per_site * (1 + self.traffic.services_per_host)
-
-    async def _heartbeats(self, central_boot: str) -> None:
-        clocks = {m: HybridLogicalClock() for m in MEMBERS}
-        period = int(LEASE_PERIOD * MICROS_PER_SECOND)
-        async with SiteLogWriter("central", KafkaSettings(central_boot)) as writer:
-            while True:
-                await writer.append_many(
-                    Event.create(
-                        Lease(
-                            pool_name=POOL,
-                            server_name=m,
-                            lease_request_period=period,
-                            network_latency=100_000,
-                        ),
-                        site="central",
-                        origin=m,
-                        clock=clocks[m],
-                    )
-                    for m in MEMBERS
-                )
-                await asyncio.sleep(LEASE_PERIOD)
 
     def _holdings(self) -> dict[str, dict[str, tuple[int, int]]]:
         held = {}
@@ -264,6 +259,14 @@ class Demo:
                 )
                 lag = sum(status.lag for status in node.status.values())
                 self.say(f"[{stamp}] {node.config.name:<10} {sites or 'nothing yet'} | lag {lag}")
+            for pool in statuses(self.nodes[0].projector.state, now_us()):
+                runs = Counter(owner for owner in pool.owners.values() if owner)
+                self.say(
+                    f"[{stamp}] pool {pool.pool_name!r}: {pool.available_votes}/{pool.vote_count} "
+                    f"votes up (quorum {pool.quorum})"
+                    + (f" | {pool.reason}" if pool.reason else "")
+                    + "".join(f" | {m} runs {n}" for m, n in sorted(runs.items()))
+                )
             if duration is not None and time.monotonic() - started > duration:
                 return
             with contextlib.suppress(TimeoutError):

@@ -78,3 +78,7 @@ class OutsideSubsetError(CommandError):
 
 class CentralOnlyError(CommandError):
     """Configuration is authored on central only."""
+
+
+class ConflictError(CommandError):
+    """The command contradicts the current state (a pool that exists, a member already in)."""

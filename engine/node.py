@@ -2,8 +2,9 @@
 
 A central node follows every site log and keeps everything; a remote node follows its
 own site's log and central's, and keeps only the subjects its site owns. Both append
-their operators' actions to their own site's log. The HTTP API (its own issue) sits
-on top of :class:`Node`.
+their operators' actions to their own site's log. A central node also creates the
+default pools and casts the default observer's vote (``engine.default_pools``). The
+HTTP API sits on top of :class:`Node`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import logging
 from types import TracebackType
 from typing import Self
 
-from engine.config import NodeConfig
+from engine.config import CENTRAL, NodeConfig
+from engine.default_pools import DefaultPools
 from engine.errors import BrokerUnavailableError
 from engine.projector import Projector, SiteStatus
 from engine.site_log import SiteLogWriter
@@ -40,6 +42,17 @@ class Node:
             writer=self.writer,
             state=lambda: self.projector.state,
         )
+        self.default_pools = (
+            DefaultPools(
+                projector=self.projector,
+                write_path=self.write_path,
+                writer=self.writer,
+                lease_request_period=config.lease_request_period,
+                network_latency=config.network_latency,
+            )
+            if config.role == CENTRAL
+            else None
+        )
 
     def _keeps(self, event: Event) -> bool:
         return self.config.accepts(event.target_site)
@@ -55,8 +68,12 @@ class Node:
         except BrokerUnavailableError as exc:
             # The node still serves what it has; commands retry the connection.
             log.warning("own site log not reachable yet: %s", exc)
+        if self.default_pools is not None:
+            self.default_pools.start()
 
     async def stop(self) -> None:
+        if self.default_pools is not None:
+            await self.default_pools.stop()
         try:
             await self.writer.stop()
         except BrokerUnavailableError as exc:

@@ -266,18 +266,22 @@ class Projector:
             )
         return changes
 
+    def site_caught_up(self, site: str) -> bool:
+        """``site`` is running and has committed up to its last known log end."""
+        status = self._status.get(site)
+        return (
+            status is not None
+            and status.state == "running"
+            and bool(status.log_end)
+            and not status.lag
+        )
+
     def caught_up(self) -> bool:
         """Every site that has not failed has committed up to its last known log end."""
-        for status in self._status.values():
-            if status.state == "failed":
-                continue
-            if status.state != "running":
-                return False
-            if not status.log_end:
-                return False
-            if status.lag:
-                return False
-        return True
+        return all(
+            status.state == "failed" or self.site_caught_up(site)
+            for site, status in self._status.items()
+        )
 
     async def wait_caught_up(self, timeout: float) -> bool:
         """Wait until caught up with the log ends of the last fetches (True), or ``timeout``.
@@ -290,6 +294,10 @@ class Projector:
     async def wait_for(self, site: str, partition: int, offset: int, timeout: float) -> bool:
         """Wait until the record at ``offset`` is committed in PostgreSQL (read-your-writes)."""
         return await self._wait(lambda: self.committed(site, partition) > offset, timeout)
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``condition()`` holds (True), checked at each commit, or ``timeout``."""
+        return await self._wait(condition, timeout)
 
     async def _wait(self, condition: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout

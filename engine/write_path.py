@@ -4,7 +4,8 @@ A command never writes a projection row: it appends one event to the log of the
 node's site, with ``target_site`` set to the site that owns the subject (looked up in
 the node's projection), and returns the event and where it landed, so a caller can
 wait until the projector has committed past it (read-your-writes). A remote node
-refuses subjects outside its subset; configuration is authored on central only.
+refuses subjects outside its subset; configuration is authored on central only, and
+pool configuration is checked against the pool rules (``engine.pool_rules``).
 Refused commands append nothing.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from engine import pool_rules
 from engine.config import CENTRAL
 from engine.errors import (
     CentralOnlyError,
@@ -21,7 +23,8 @@ from engine.errors import (
 )
 from engine.site_log import Appended, SiteLogWriter
 from projections import lookup
-from projections.state import ProjectionState
+from projections.quorum import pool_state
+from projections.state import Changes, ProjectionState
 from schemas.configuration import (
     HostDefined,
     HostRemoved,
@@ -48,7 +51,7 @@ from schemas.payload import Payload
 
 Written = tuple[Event, Appended]
 
-#: Configuration payloads (pool configuration joins with the pools issue).
+#: Configuration payloads.
 CONFIGURATION = (
     SiteDefined,
     SiteRemoved,
@@ -58,6 +61,7 @@ CONFIGURATION = (
     HostRemoved,
     ServiceDefined,
     ServiceRemoved,
+    *pool_rules.POOL_CONFIGURATION,
 )
 
 
@@ -238,23 +242,35 @@ class WritePath:
         """Append a configuration event (central only), targeted at the site it concerns."""
         return (await self.configure_many([payload]))[0]
 
-    async def configure_many(self, payloads: list[Payload]) -> list[Written]:
-        """Append configuration events in order, waiting once for all acknowledgements."""
+    async def configure_many(
+        self, payloads: list[Payload], *, initialising: bool = False
+    ) -> list[Written]:
+        """Append configuration events in order, waiting once for all acknowledgements.
+
+        Pool commands are checked in order against the pool registers as they will be
+        once the earlier commands of the same call are folded, so one call may register
+        a server and then add it to a pool. ``initialising`` lets central create the
+        builtin pools.
+        """
         if self.role != CENTRAL:
             raise CentralOnlyError("configuration is authored on central only")
         events = []
+        pools: ProjectionState | None = None
         for payload in payloads:
             if not isinstance(payload, CONFIGURATION):
                 raise InvalidEventError(f"{type(payload).__name__} is not a configuration event")
-            events.append(
-                Event.create(
-                    payload,
-                    site=self.site,
-                    origin=self.origin,
-                    clock=self._clock,
-                    target_site=self._config_owner(payload),
-                )
+            event = Event.create(
+                payload,
+                site=self.site,
+                origin=self.origin,
+                clock=self._clock,
+                target_site=self._config_owner(payload),
             )
+            if isinstance(payload, pool_rules.POOL_CONFIGURATION):
+                pools = pools or pool_state(self._state())
+                pool_rules.check(pools, payload, initialising=initialising)
+                pools.apply(event, Changes())
+            events.append(event)
         await self._writer.ensure_started()
         return list(zip(events, await self._writer.append_many(events), strict=True))
 

@@ -2,7 +2,7 @@
 
 A definition and a removal of the same subject compete by version: whichever is
 later wins, so a host removed and defined again is back, in any arrival order.
-Pool events are only audited here; the pools projection has its own issue.
+Pool configuration is folded by ``projections.pools``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from schemas.configuration import (
     SiteDefined,
     SiteRemoved,
 )
-from schemas.event import PAYLOAD_TYPES, Event
-from schemas.pools import Lease
+from schemas.event import Event
 
 if TYPE_CHECKING:
     from projections.state import Changes, ProjectionState
@@ -153,12 +152,6 @@ def _service(
     )
 
 
-def _audit_only(state: ProjectionState, event: Event, _: Any, changes: Changes) -> None:
-    audit(event, changes)
-
-
-_POOL_TYPES = [t for t in PAYLOAD_TYPES if t.__module__ == "schemas.pools" and t is not Lease]
-
 HANDLERS: dict[type, Any] = {
     SiteDefined: _site,
     SiteRemoved: _site,
@@ -168,6 +161,4 @@ HANDLERS: dict[type, Any] = {
     HostRemoved: _host,
     ServiceDefined: _service,
     ServiceRemoved: _service,
-    # Pool configuration is audited; leases are heartbeats, not operator actions.
-    **{pool_type: _audit_only for pool_type in _POOL_TYPES},
 }

@@ -179,6 +179,61 @@ class ServiceConfigRow(NamedTuple):
     version: bytes
 
 
+class PoolRow(NamedTuple):
+    pool_name: str
+    target_site: str
+    builtin: bool
+    description: str
+    defined_version: bytes | None
+    membership: str
+    #: Version of the switch to manual membership, while that switch is the latest word.
+    manual_since: bytes | None
+    membership_version: bytes | None
+    default_observer: bool
+    observer_version: bytes | None
+
+
+class PoolServerRow(NamedTuple):
+    server_name: str
+    target_site: str
+    role: str | None
+    site_name: str
+    first_registered: bytes | None
+    version: bytes | None
+    trust_anchors: list[str]
+    trust_version: bytes | None
+
+
+class PoolMembershipRow(NamedTuple):
+    pool_name: str
+    server_name: str
+    role: str
+    target_site: str
+    added: bool
+    version: bytes
+
+
+class PoolTargetRow(NamedTuple):
+    pool_name: str
+    target_name: str
+    target_site: str
+    kind: str | None
+    signing_root: str | None
+    assigned_version: bytes | None
+    removed: bool
+    version: bytes
+
+
+class PoolLeaseRow(NamedTuple):
+    pool_name: str
+    server_name: str
+    target_site: str
+    since: int
+    granted_at: int
+    expires_at: int
+    version: bytes
+
+
 class OffsetRow(NamedTuple):
     site: str
     partition: int
@@ -209,6 +264,11 @@ ROW_TYPES: dict[str, type[tuple[object, ...]]] = {
     "config_pollers": PollerRow,
     "config_hosts": HostConfigRow,
     "config_services": ServiceConfigRow,
+    "pools": PoolRow,
+    "pool_servers": PoolServerRow,
+    "pool_memberships": PoolMembershipRow,
+    "pool_targets": PoolTargetRow,
+    "pool_leases": PoolLeaseRow,
     "offsets": OffsetRow,
     "dead_letters": DeadLetterRow,
 }

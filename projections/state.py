@@ -1,7 +1,7 @@
 """The projection's pure fold: events in, row changes out, no I/O.
 
 ``ProjectionState`` holds every register row (current states, acknowledgements,
-downtimes, comments, configuration) in memory; ``apply`` folds one event into it
+downtimes, comments, configuration, pools) in memory; ``apply`` folds one event into it
 and records what changed in a ``Changes``: the final row of each register key the
 batch touched (so a hundred results for one service become one upsert) and the
 rows to append (history, audit, perfdata points).
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from projections import checks, configuration, operations
+from projections import checks, configuration, operations, pools
 from projections.tables import TABLES
 from schemas.event import Event
 from schemas.payload import Payload
@@ -90,4 +90,5 @@ _HANDLERS: dict[type[Payload], Handler] = {
     **checks.HANDLERS,
     **operations.HANDLERS,
     **configuration.HANDLERS,
+    **pools.HANDLERS,
 }

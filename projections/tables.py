@@ -291,6 +291,93 @@ version bytea
     ("host_name", "service_description"),
 )
 
+# Pools (projections.pools): each field group is its own last-writer-wins register, so a
+# definition, a membership switch and a default-observer toggle never overwrite each
+# other, whatever their arrival order. A version column is NULL until its group is set.
+POOLS = Table(
+    "pools",
+    "register",
+    _cols("""
+pool_name text
+target_site text
+builtin boolean
+description text
+defined_version bytea?
+membership text
+manual_since bytea?
+membership_version bytea?
+default_observer boolean
+observer_version bytea?
+"""),
+    ("pool_name",),
+)
+
+POOL_SERVERS = Table(
+    "pool_servers",
+    "register",
+    _cols("""
+server_name text
+target_site text
+role text?
+site_name text
+first_registered bytea?
+version bytea?
+trust_anchors text[]
+trust_version bytea?
+"""),
+    ("server_name",),
+)
+
+# One register per (pool, server, role): role is 'member' or 'observer'.
+POOL_MEMBERSHIPS = Table(
+    "pool_memberships",
+    "register",
+    _cols("""
+pool_name text
+server_name text
+role text
+target_site text
+added boolean
+version bytea
+"""),
+    ("pool_name", "server_name", "role"),
+)
+
+# Keyed by pool too: a removal from one pool cannot cancel a later assignment to another.
+# A target runs in the pool of its latest assignment (assigned_version), unless removed.
+POOL_TARGETS = Table(
+    "pool_targets",
+    "register",
+    _cols("""
+pool_name text
+target_name text
+target_site text
+kind text?
+signing_root text?
+assigned_version bytea?
+removed boolean
+version bytea
+"""),
+    ("pool_name", "target_name"),
+)
+
+# A member's current lease: valid from ``since`` (start of its unbroken run of leases)
+# until ``expires_at``, in event time (microseconds).
+POOL_LEASES = Table(
+    "pool_leases",
+    "register",
+    _cols("""
+pool_name text
+server_name text
+target_site text
+since bigint
+granted_at bigint
+expires_at bigint
+version bytea
+"""),
+    ("pool_name", "server_name"),
+)
+
 OFFSETS = Table(
     "offsets",
     "register",
@@ -333,6 +420,11 @@ TABLES: tuple[Table, ...] = (
     CONFIG_POLLERS,
     CONFIG_HOSTS,
     CONFIG_SERVICES,
+    POOLS,
+    POOL_SERVERS,
+    POOL_MEMBERSHIPS,
+    POOL_TARGETS,
+    POOL_LEASES,
     OFFSETS,
     DEAD_LETTERS,
 )

@@ -24,6 +24,8 @@ from engine.node import Node
 from engine.site_log import DEFAULT_PARTITIONS, SiteLogWriter
 from engine.site_log_reader import read_log_offsets
 from engine.tokens import ApiToken, make_token
+from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
+from projections.quorum import pool_names
 from schemas.configuration import HostDefined, ServiceDefined, SiteDefined
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -207,6 +209,8 @@ async def deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIterator
                 listen="127.0.0.1:0",
                 sites={s: kafka for s in SITES},
                 tokens=central_tokens,
+                # One default observer lease at start, none during the tests.
+                lease_request_period=3600.0,
             )
         )
         paris = Node(
@@ -241,6 +245,18 @@ async def deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIterator
                 d.writers[site] = await stack.enter_async_context(SiteLogWriter(site, kafka))
             await _configure(d)
             await d.produce_results(0)
+            await d.wait_projected()
+            # Central initialised: the default pools and the default observer's first lease.
+            assert await central.projector.wait_until(
+                lambda: (
+                    len(pool_names(central.projector.state)) == len(DEFAULT_POOLS)
+                    and all(
+                        (p, DEFAULT_OBSERVER) in central.projector.state.registers["pool_leases"]
+                        for p in DEFAULT_POOLS
+                    )
+                ),
+                30,
+            )
             await d.wait_projected()
             yield d
 

@@ -110,3 +110,15 @@ def test_bad_configuration_is_one_error_naming_the_key(
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"config file .*nope.toml not found"):
         load(tmp_path / "nope.toml", env={})
+
+
+def test_pool_settings_default_to_scom_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load(write(tmp_path, REMOTE), env={})
+    assert (defaults.lease_request_period, defaults.network_latency) == (130.0, 30.0)
+    text = REMOTE + "[pools]\nlease_request_period = 10\n"
+    config = load(write(tmp_path, text), env={"SITELOG_POOLS_NETWORK_LATENCY": "0.5"})
+    assert (config.lease_request_period, config.network_latency) == (10.0, 0.5)
+    with pytest.raises(ConfigError, match=r"^pools.lease_request_period: expected 0 <"):
+        load(write(tmp_path, REMOTE + "[pools]\nlease_request_period = 0\n"), env={})
+    with pytest.raises(ConfigError, match=r"^unknown key pools.lease$"):
+        load(write(tmp_path, REMOTE + "[pools]\nlease = 3\n"), env={})

@@ -38,11 +38,11 @@ def mounted(service: dict[str, Any], inside: str) -> Path:
     raise AssertionError(f"{inside} is not mounted")
 
 
-def test_compose_has_a_kafka_per_site_postgres_two_nodes_and_a_poller() -> None:
+def test_compose_has_a_kafka_per_site_postgres_two_nodes_a_poller_and_a_pool_member() -> None:
     services = compose()["services"]
     assert {"kafka-central", "kafka-paris", "postgres"} <= set(services)
     commands = {name: s["command"][0] for name, s in sitelog_services().items()}
-    assert sorted(commands.values()) == ["node", "node", "simulate"]
+    assert sorted(commands.values()) == ["node", "node", "pool-member", "simulate"]
     for name in ("kafka-central", "kafka-paris"):
         env = services[name]["environment"]
         assert "controller" in env["KAFKA_PROCESS_ROLES"]  # KRaft, no ZooKeeper

@@ -16,7 +16,7 @@ from typing import Self
 from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
-from engine.api import commands, operations, reads, series, status, stream
+from engine.api import commands, operations, pools, reads, series, status, stream
 from engine.api.change_feed import ChangeFeed
 from engine.api.context import CONTEXT, TOKEN, Context, json
 from engine.api.errors import ApiError, translate
@@ -57,6 +57,8 @@ ROUTES: list[tuple[str, str, Handler, str | None]] = [
     ("GET", "/api/v1/comments", operations.list_comments, "read"),
     ("GET", "/api/v1/replication", status.replication, "read"),
     ("GET", "/api/v1/digest", status.digest, "read"),
+    ("GET", "/api/v1/pools", pools.list_pools, "read"),
+    ("GET", "/api/v1/pools/{pool}", pools.pool_detail, "read"),
     ("GET", "/api/v1/stream", stream.stream, "read"),
     *(
         ("POST", f"/api/v1/commands/{name}", commands.handler(name), "operate")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from engine.errors import (
     BrokerUnavailableError,
     CentralOnlyError,
+    ConflictError,
     OutsideSubsetError,
     SiteLogError,
     UnknownSubjectError,
@@ -47,6 +48,8 @@ def translate(exc: SitelogError) -> ApiError:
         return ApiError(403, "outside-subset", str(exc))
     if isinstance(exc, CentralOnlyError):
         return ApiError(403, "central-only", str(exc))
+    if isinstance(exc, ConflictError):
+        return ApiError(409, "conflict", str(exc))
     if isinstance(exc, BrokerUnavailableError | SiteLogError):
         return ApiError(503, "log-unavailable", str(exc))
     return ApiError(500, "internal", str(exc))

@@ -46,12 +46,13 @@ def _path(name: str) -> Schema:
     return {"name": name, "in": "path", "required": True, "schema": TEXT}
 
 
+_AT = _query("at", INSTANT, "evaluate time-dependent answers at this instant (default: now)")
 _LIST = [
     _query(
         "limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, f"default {DEFAULT_LIMIT}"
     ),
     _query("cursor", TEXT, "next_cursor of the previous page"),
-    _query("at", INSTANT, "evaluate time-dependent answers at this instant (default: now)"),
+    _AT,
     _query("site", TEXT, "comma-separated sites"),
 ]
 _SORTS = ["name", "state", "last_check", "last_state_change"]
@@ -87,7 +88,7 @@ def _operation(
         "summary": summary,
         "responses": {
             status: {"description": "success", "content": {media: {"schema": ok}}},
-            **{code: error for code in ("400", "401", "403", "404", "413", "415", "503")},
+            **{code: error for code in ("400", "401", "403", "404", "409", "413", "415", "503")},
             "default": error,
         },
         "security": [{"bearer": []}] if secured else [],
@@ -229,6 +230,20 @@ def _paths() -> Schema:
                 "State digest of a site subset",
                 ref("Digest"),
                 parameters=[_query("sites", TEXT, "comma-separated sites (default: all)")],
+            )
+        },
+        "/api/v1/pools": {
+            "get": _operation(
+                "Resource pools as of an instant: votes, quorum, members' availability",
+                ref("Pools"),
+                parameters=[_AT],
+            )
+        },
+        "/api/v1/pools/{pool}": {
+            "get": _operation(
+                "One pool as of an instant, with the owner of each of its targets",
+                ref("PoolDetail"),
+                parameters=[_path("pool"), _AT],
             )
         },
         "/api/v1/stream": {

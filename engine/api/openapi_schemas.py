@@ -189,6 +189,73 @@ COMPONENTS: Schema = {
             ),
         },
     ),
+    "PoolMember": obj(
+        ["server", "role", "observer", "available", "lease_expires_at", "missing_roots"],
+        server=STR,
+        role={"enum": ["management_server", "gateway"]},
+        observer=BOOL,
+        available=BOOL,
+        lease_expires_at=nullable("integer"),
+        missing_roots={"type": "array", "items": STR},
+    ),
+    "Pool": obj(
+        [
+            "name",
+            "builtin",
+            "membership",
+            "default_observer",
+            "votes",
+            "quorum",
+            "available_votes",
+            "may_fail",
+            "has_quorum",
+            "reason",
+            "members",
+            "unregistered",
+            "targets",
+            "assigned",
+        ],
+        name=STR,
+        builtin=BOOL,
+        description=STR,
+        membership={"enum": ["automatic", "manual"]},
+        default_observer=obj(
+            ["enabled", "votes", "available"], enabled=BOOL, votes=BOOL, available=BOOL
+        ),
+        votes=INT,
+        quorum=INT,
+        available_votes=INT,
+        may_fail=INT,
+        has_quorum=BOOL,
+        reason=nullable("string"),
+        members={"type": "array", "items": ref("PoolMember")},
+        unregistered={"type": "array", "items": STR},
+        targets={"description": "how many targets the pool runs", "type": "integer"},
+        assigned={"description": "how many of them have an owner", "type": "integer"},
+    ),
+    "Pools": obj(["at", "pools"], at=INT, pools={"type": "array", "items": ref("Pool")}),
+    "PoolDetail": obj(
+        ["at", "pool"],
+        at=INT,
+        pool={
+            "allOf": [
+                ref("Pool"),
+                obj(
+                    ["assignment"],
+                    assignment={
+                        "type": "array",
+                        "items": obj(
+                            ["name", "kind", "signing_root", "owner"],
+                            name=STR,
+                            kind={"enum": ["network_device", "unix_agent", "url_monitor"]},
+                            signing_root=nullable("string"),
+                            owner=nullable("string"),
+                        ),
+                    },
+                ),
+            ]
+        },
+    ),
     "Digest": obj(
         ["sites", "digest"],
         sites={"type": ["array", "null"], "items": STR},

@@ -1,0 +1,183 @@
+"""``sitelog pool-member --server NAME``: run a server's pool membership agent.
+
+Renews the server's lease in every pool it belongs to (a lease lasts
+``--lease-period + 2 x --network-latency`` seconds of event time), follows the pool
+configuration in central's log, and prints a JSON line whenever what the server
+should run changes: ``{"server", "at", "pools": {NAME: {"targets": [...],
+"has_quorum", ...}}}``. With ``--listen HOST:PORT`` it also serves the current one at
+``GET /assignment``, for a workflow host to poll. Ctrl-C or SIGTERM gives the leases
+back, so the targets move at once; a crash moves them when the leases expire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import hashlib
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from engine.errors import ConfigError
+from engine.kafka import KafkaSettings
+from engine.pool_member import Assignment, MemberSettings, PoolMember
+from schemas.types import ServerRole
+
+_ROLES = {"management-server": ServerRole.MANAGEMENT_SERVER, "gateway": ServerRole.GATEWAY}
+_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "pool-member",
+        help="run a pool member: leases, and the workflows this server should run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    env = os.environ.get
+    parser.add_argument(
+        "--server", default=env("SITELOG_SERVER"), help="this server's name (env SITELOG_SERVER)"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        default=env("SITELOG_BOOTSTRAP"),
+        help="Kafka bootstrap servers of central's log (env SITELOG_BOOTSTRAP)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=sorted(_ROLES),
+        default=env("SITELOG_ROLE"),
+        help="register the server with this role on start (env SITELOG_ROLE)",
+    )
+    parser.add_argument("--site", default="", help="the site the server is in (with --role)")
+    parser.add_argument(
+        "--lease-period",
+        type=float,
+        default=float(env("SITELOG_LEASE_PERIOD", "130")),
+        metavar="SECONDS",
+        help="seconds between lease renewals (default 130, SCOM's; env SITELOG_LEASE_PERIOD)",
+    )
+    parser.add_argument(
+        "--network-latency",
+        type=float,
+        default=float(env("SITELOG_NETWORK_LATENCY", "30")),
+        metavar="SECONDS",
+        help="allowance for network latency (default 30; env SITELOG_NETWORK_LATENCY)",
+    )
+    parser.add_argument(
+        "--trust-store",
+        type=Path,
+        help="directory of PEM root certificates this server trusts: their SHA-256 "
+        "fingerprints are reported, so the pool can tell which agents it could take over",
+    )
+    parser.add_argument("--listen", help="serve GET /assignment on HOST:PORT")
+    parser.add_argument("--connect-timeout", type=float, default=10.0, metavar="SECONDS")
+    parser.set_defaults(run=run)
+
+
+def fingerprints(directory: Path) -> tuple[str, ...]:
+    """SHA-256 (hex) of every PEM certificate in a directory's ``*.pem`` and ``*.crt`` files."""
+    if not directory.is_dir():
+        raise ConfigError(f"--trust-store {directory}: not a directory")
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix not in (".pem", ".crt"):
+            continue
+        try:
+            blocks = _PEM.findall(path.read_bytes())
+            found += [
+                hashlib.sha256(base64.b64decode(b, validate=False)).hexdigest() for b in blocks
+            ]
+        except (OSError, binascii.Error) as exc:
+            raise ConfigError(f"--trust-store: cannot read {path}: {exc}") from None
+        if not blocks:
+            raise ConfigError(f"--trust-store: {path} holds no PEM certificate")
+    return tuple(sorted(set(found)))
+
+
+def settings_from(args: argparse.Namespace) -> MemberSettings:
+    if not args.server:
+        raise ConfigError("no server name: pass --server or set SITELOG_SERVER")
+    if not args.bootstrap:
+        raise ConfigError("no Kafka bootstrap servers: pass --bootstrap or set SITELOG_BOOTSTRAP")
+    if not 0 < args.lease_period <= 86_400:
+        raise ConfigError("--lease-period: expected 0 < seconds <= 86400")
+    if not 0 <= args.network_latency <= 3_600:
+        raise ConfigError("--network-latency: expected 0 <= seconds <= 3600")
+    if args.role is None and args.site:
+        raise ConfigError("--site goes with --role (it is part of the registration)")
+    return MemberSettings(
+        server=args.server,
+        kafka=KafkaSettings(
+            args.bootstrap,
+            connect_timeout=args.connect_timeout,
+            request_timeout=args.connect_timeout,
+        ),
+        role=None if args.role is None else _ROLES[args.role],
+        site_name=args.site,
+        lease_request_period=args.lease_period,
+        network_latency=args.network_latency,
+        trust_anchors=None if args.trust_store is None else fingerprints(args.trust_store),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    listen = None
+    if args.listen is not None:
+        host, _, port = args.listen.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError(f"--listen {args.listen!r}: expected HOST:PORT")
+        listen = (host, int(port))
+    return asyncio.run(_run(settings, listen))
+
+
+def _print(assignment: Assignment) -> None:
+    sys.stdout.write(orjson.dumps(assignment).decode() + "\n")
+    sys.stdout.flush()
+
+
+async def _run(settings: MemberSettings, listen: tuple[str, int] | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with PoolMember(settings, on_change=_print) as member:
+        runner = None
+        if listen is not None:
+            app = web.Application()
+
+            async def assignment(_: web.Request) -> web.Response:
+                return web.json_response(
+                    member.assignment(), dumps=lambda o: orjson.dumps(o).decode()
+                )
+
+            app.router.add_get("/assignment", assignment)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, *listen).start()
+            except OSError as exc:
+                await runner.cleanup()
+                raise ConfigError(f"--listen {listen[0]}:{listen[1]}: {exc.strerror}") from None
+        print(
+            f"pool member {settings.server}: following central's log on "
+            f"{settings.kafka.bootstrap_servers}"
+            + (f", serving http://{listen[0]}:{listen[1]}/assignment" if listen else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+    return 0
