@@ -8,6 +8,8 @@ PostgreSQL.
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
+
 from projections.pools import DEFAULT_OBSERVER
 from projections.quorum import PoolStatus, status
 from projections.state import Changes, ProjectionState
@@ -19,6 +21,7 @@ from schemas.pools import (
     MemberStopped,
     PoolDefined,
     PoolMemberAdded,
+    PoolObserverAdded,
     PoolTargetAssigned,
     ServerRegistered,
 )
@@ -101,3 +104,26 @@ class PoolWorld:
         found = status(self.state, pool, self.now if at is None else at)
         assert found is not None, f"pool {pool!r} is not defined"
         return found
+
+
+@st.composite
+def pool_histories(draw: st.DrawFn) -> PoolWorld:
+    """A pool of random servers (some observers) with random renewals and stops."""
+    world = PoolWorld()
+    servers = [f"s{i}" for i in range(draw(st.integers(1, 6)))]
+    roles = {s: draw(st.sampled_from(list(ServerRole))) for s in servers}
+    for server in servers:
+        world.register(server, roles[server])
+    members = [s for s in servers if draw(st.booleans())]
+    world.pool("P", members, default_observer=draw(st.booleans()), targets=draw(st.integers(0, 9)))
+    for server in servers:
+        if server not in members and draw(st.booleans()):
+            world.write(PoolObserverAdded(pool_name="P", server_name=server))
+    for _ in range(draw(st.integers(1, 6))):
+        world.now += draw(st.integers(0, 2 * PERIOD))
+        alive = [s for s in servers if draw(st.booleans())]
+        world.lease("P", *alive, *(["default-observer"] if draw(st.booleans()) else []))
+        for server in servers:
+            if server not in alive and draw(st.integers(0, 5)) == 0:
+                world.stop("P", server)
+    return world

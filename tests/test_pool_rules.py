@@ -26,7 +26,7 @@ from schemas.pools import (
     TrustAnchorsReported,
 )
 from schemas.types import MembershipMode, ServerRole, TargetKind
-from tests.pool_world import PERIOD, PoolWorld
+from tests.pool_world import PERIOD, PoolWorld, pool_histories
 
 AUTO, MANUAL = MembershipMode.AUTOMATIC, MembershipMode.MANUAL
 
@@ -172,29 +172,6 @@ def test_a_failure_moves_only_the_failed_members_targets(
             assert after[target] != failed
     # And it comes back: the assignment returns to the original one.
     assert assign(targets, members) == before
-
-
-@st.composite
-def pool_histories(draw: st.DrawFn) -> PoolWorld:
-    """A pool of random servers (some observers) with random renewals and stops."""
-    world = PoolWorld()
-    servers = [f"s{i}" for i in range(draw(st.integers(1, 6)))]
-    roles = {s: draw(st.sampled_from(list(ServerRole))) for s in servers}
-    for server in servers:
-        world.register(server, roles[server])
-    members = [s for s in servers if draw(st.booleans())]
-    world.pool("P", members, default_observer=draw(st.booleans()), targets=draw(st.integers(0, 9)))
-    for server in servers:
-        if server not in members and draw(st.booleans()):
-            world.write(PoolObserverAdded(pool_name="P", server_name=server))
-    for _ in range(draw(st.integers(1, 6))):
-        world.now += draw(st.integers(0, 2 * PERIOD))
-        alive = [s for s in servers if draw(st.booleans())]
-        world.lease("P", *alive, *(["default-observer"] if draw(st.booleans()) else []))
-        for server in servers:
-            if server not in alive and draw(st.integers(0, 5)) == 0:
-                world.stop("P", server)
-    return world
 
 
 @settings(max_examples=200, deadline=None)

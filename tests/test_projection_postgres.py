@@ -16,10 +16,12 @@ from projections import asof
 from projections.digest import canonical as digest_value
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
+from projections.quorum import POOL_TABLES, statuses
 from projections.rollups import EXACT, exact
 from projections.rows import DowntimeRow, HistoryRow
 from projections.state import Changes, ProjectionState
 from schemas.event import Event
+from tests.pool_world import PERIOD, PoolWorld, pool_histories
 from tests.scenarios import HOST_NAMES, SERVICES, SITES, START, STEP, Scenario, scenarios
 
 PG_SETTINGS = settings(
@@ -73,6 +75,22 @@ def test_postgres_holds_exactly_the_pure_projection(
     for table, rows in model.state.registers.items():
         if table != "offsets":
             assert reloaded.registers[table] == rows, table
+
+
+@given(world=pool_histories(), sizes=st.lists(st.integers(1, 15)))
+@PG_SETTINGS
+def test_postgres_holds_the_pools_and_answers_the_same_as_of_any_instant(
+    sink_factory: object, world: PoolWorld, sizes: list[int]
+) -> None:
+    sink = sink_factory()  # type: ignore[operator]
+    model = InMemoryProjection()
+    write_in_batches(sink, model, world.events, sizes)
+    assert sink.digest() == model.digest()
+    reloaded = ProjectionState.from_rows(sink.load_registers())
+    for table in POOL_TABLES:
+        assert reloaded.registers[table] == world.state.registers[table], table
+    for at in (world.now - PERIOD, world.now, world.now + PERIOD):
+        assert statuses(reloaded, at) == statuses(world.state, at)
 
 
 @given(scenario=scenarios(), seeds=st.lists(st.integers(0, 2**32), min_size=2, max_size=2))
