@@ -79,12 +79,17 @@ class PoolMember:
         return min(1.0, self.settings.lease_request_period / 4)
 
     async def start(self) -> None:
-        await self._writer.start()
-        await self._reader.start()
-        await self._reader.assign()
-        await self._catch_up()
-        await self._announce()
-        await self.renew()
+        try:
+            await self._writer.start()
+            await self._reader.start()
+            await self._reader.assign()
+            await self._catch_up()
+            await self._announce()
+            await self.renew()
+        except BaseException:
+            await self._reader.stop()
+            await self._writer.stop()
+            raise
         self._evaluate()
         self._tasks = [
             asyncio.create_task(self._follow(), name="pool-member-follow"),

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import jsonschema_rs
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -290,3 +291,24 @@ async def test_sitelog_pool_command(d: Deployment, http: aiohttp.ClientSession) 
     )
     code, _, err = await sitelog(d, "create", "X", token="reader")
     assert code == 2 and "insufficient-scope" in err and "Traceback" not in err
+
+
+async def test_all_management_servers_switches_to_manual_keeping_its_members(
+    d: Deployment, http: aiohttp.ClientSession
+) -> None:
+    for server in SERVERS:
+        await configure(
+            d, http, ("ServerRegistered", {"server_name": server, "role": "MANAGEMENT_SERVER"})
+        )
+    code, out, err = await sitelog(d, "membership", ALL_MANAGEMENT_SERVERS, "manual")
+    assert (code, err) == (0, "")
+    assert (await sitelog(d, "register", "ms-late", "--role", "management-server"))[0] == 0
+    status, body = await call(d, http, "GET", "/api/v1/pools/All%20Management%20Servers", "reader")
+    assert (status, body["pool"]["membership"]) == (200, "manual")
+    assert [m["server"] for m in body["pool"]["members"]] == list(SERVERS)  # not ms-late
+    assert (await sitelog(d, "add-member", ALL_MANAGEMENT_SERVERS, "ms-late"))[0] == 0
+    code, _, err = await sitelog(d, "membership", "Notifications", "manual")
+    assert code == 2 and "only the 'All Management Servers' pool" in err
+    code, out, err = await sitelog(d, "--json", "show", ALL_MANAGEMENT_SERVERS, token="reader")
+    assert code == 0
+    assert [m["server"] for m in orjson.loads(out)["pool"]["members"]] == [*SERVERS, "ms-late"]
