@@ -123,24 +123,24 @@ def _switch(state: ProjectionState, pool: PoolRow, mode: MembershipMode) -> None
         raise ConflictError(f"pool {pool.pool_name!r} already has {mode.value.lower()} membership")
 
 
-def _add(state: ProjectionState, pool: PoolRow, server: str, role: str) -> None:
-    _server(state, server)
+def _not_automatic(pool: PoolRow, role: str) -> None:
     if role == MEMBER and pool.builtin and pool.membership == MembershipMode.AUTOMATIC:
         raise ConflictError(
             f"pool {pool.pool_name!r} has automatic membership (read-only); "
             "switch it to manual first"
         )
+
+
+def _add(state: ProjectionState, pool: PoolRow, server: str, role: str) -> None:
+    _server(state, server)
+    _not_automatic(pool, role)
     held = membership(state, pool).get(server)
     if held is not None:
         raise ConflictError(f"server {server!r} is already {_a(held)} of pool {pool.pool_name!r}")
 
 
 def _remove(state: ProjectionState, pool: PoolRow, server: str, role: str) -> None:
-    if role == MEMBER and pool.builtin and pool.membership == MembershipMode.AUTOMATIC:
-        raise ConflictError(
-            f"pool {pool.pool_name!r} has automatic membership (read-only); "
-            "switch it to manual first"
-        )
+    _not_automatic(pool, role)
     if membership(state, pool).get(server) != role:
         raise ConflictError(f"server {server!r} is not {_a(role)} of pool {pool.pool_name!r}")
 
