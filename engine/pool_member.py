@@ -70,7 +70,6 @@ class PoolMember:
         self._clock = HybridLogicalClock()
         self._leased: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._last: Assignment | None = None
         self._reported: dict[str, Any] | None = None
 
     @property
@@ -228,13 +227,7 @@ class PoolMember:
 
     def _evaluate(self) -> None:
         current = self.assignment()
-        self._last = current
         if current["pools"] != self._reported:
             self._reported = current["pools"]
             if self._on_change is not None:
                 self._on_change(current)
-
-    @property
-    def current(self) -> Assignment:
-        """The last evaluated assignment (evaluated again every tick)."""
-        return self._last if self._last is not None else self.assignment()

@@ -9,7 +9,13 @@ in two pools at once. A refused command appends nothing and says why in one line
 from __future__ import annotations
 
 from engine.errors import ConflictError, UnknownSubjectError
-from projections.pools import ALL_MANAGEMENT_SERVERS, DEFAULT_OBSERVER, MEMBER, OBSERVER
+from projections.pools import (
+    ALL_MANAGEMENT_SERVERS,
+    DEFAULT_OBSERVER,
+    MEMBER,
+    OBSERVER,
+    POOL_PAYLOADS,
+)
 from projections.quorum import current_targets, membership
 from projections.rows import PoolRow
 from projections.state import ProjectionState
@@ -18,6 +24,8 @@ from schemas.payload import Payload
 from schemas.pools import (
     DefaultObserverDisabled,
     DefaultObserverEnabled,
+    Lease,
+    MemberStopped,
     PoolDefined,
     PoolMemberAdded,
     PoolMemberRemoved,
@@ -31,21 +39,9 @@ from schemas.pools import (
 )
 from schemas.types import MembershipMode
 
-#: Pool configuration an administrator may append (leases and stops come from members).
-POOL_CONFIGURATION = (
-    ServerRegistered,
-    TrustAnchorsReported,
-    PoolDefined,
-    PoolMembershipModeChanged,
-    PoolMemberAdded,
-    PoolMemberRemoved,
-    PoolObserverAdded,
-    PoolObserverRemoved,
-    DefaultObserverEnabled,
-    DefaultObserverDisabled,
-    PoolTargetAssigned,
-    PoolTargetRemoved,
-)
+#: Pool configuration an administrator may append: every pool event but the members'
+#: own leases and stops.
+POOL_CONFIGURATION = tuple(t for t in POOL_PAYLOADS if t not in (Lease, MemberStopped))
 
 
 def check(state: ProjectionState, payload: Payload, *, initialising: bool = False) -> None:

@@ -267,7 +267,8 @@ class WritePath:
                 target_site=self._config_owner(payload),
             )
             if isinstance(payload, pool_rules.POOL_CONFIGURATION):
-                pools = pools or pool_state(self._state())
+                if pools is None:
+                    pools = pool_state(self._state())
                 pool_rules.check(pools, payload, initialising=initialising)
                 pools.apply(event, Changes())
             events.append(event)

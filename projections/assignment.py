@@ -21,14 +21,9 @@ def score(target: str, member: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-def owner(target: str, members: Iterable[str]) -> str | None:
-    """The member that runs ``target``, or None when there is no member."""
-    # Ties (64-bit collisions) fall to the greater name, so the answer stays a function.
-    return max(members, key=lambda m: (score(target, m), m), default=None)
-
-
 def assign(targets: Iterable[str], members: Collection[str]) -> dict[str, str]:
     """Owner of every target among ``members``; empty when there is no member."""
     if not members:
         return {}
+    # Ties (64-bit collisions) fall to the greater name, so the answer stays a function.
     return {t: max(members, key=lambda m: (score(t, m), m)) for t in targets}

@@ -20,8 +20,9 @@ two pool members, that read the same events answer the same for the same instant
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 from projections.assignment import assign
 from projections.pools import DEFAULT_OBSERVER, MEMBER, OBSERVER
@@ -77,8 +78,12 @@ class PoolStatus:
 
     @property
     def runners(self) -> tuple[str, ...]:
-        """Available members that run workflows (observers never do)."""
-        return tuple(v.server_name for v in self.voters if v.available and not v.observer)
+        return runners(self.voters)
+
+
+def runners(voters: Iterable[Voter]) -> tuple[str, ...]:
+    """Available members that run workflows (observers never do)."""
+    return tuple(v.server_name for v in voters if v.available and not v.observer)
 
 
 def quorum_of(votes: int) -> int:
@@ -151,7 +156,9 @@ def status(
         return None
     leases = state.registers["pool_leases"]
     targets = current_targets(state) if targets is None else targets
-    mine = tuple(sorted((t for t in targets.values() if t.pool_name == pool_name), key=_name))
+    mine = tuple(
+        sorted((t for t in targets.values() if t.pool_name == pool_name), key=attrgetter("name"))
+    )
     roots = sorted({t.signing_root for t in mine if t.signing_root})
     voters, unregistered = [], []
     for server, role in sorted(membership(state, pool).items()):
@@ -178,15 +185,15 @@ def status(
     quorum = quorum_of(votes)
     available = sum(v.available for v in voters) + observer_up
     has_quorum = votes > 0 and available >= quorum
-    runners = [v.server_name for v in voters if v.available and not v.observer]
+    up = runners(voters)
     reason = None
     if votes == 0:
         reason = "the pool has no voting member"
     elif not has_quorum:
         reason = f"no quorum: {available} of {votes} votes available, {quorum} needed"
-    elif mine and not runners:
+    elif mine and not up:
         reason = "no available member runs workflows (only observers are up)"
-    owned = assign((t.name for t in mine), runners) if has_quorum else {}
+    owned = assign((t.name for t in mine), up) if has_quorum else {}
     return PoolStatus(
         pool_name=pool_name,
         at=at,
@@ -225,20 +232,6 @@ def pools_of(state: ProjectionState, server: str) -> list[str]:
         if server in membership(state, state.registers["pools"][(name,)]):
             out.append(name)
     return out
-
-
-def assignments_of(state: ProjectionState, server: str, at: int) -> dict[str, list[str]]:
-    """Pool name -> the targets ``server`` runs as of ``at``."""
-    owned: dict[str, list[str]] = defaultdict(list)
-    for pool in statuses(state, at):
-        for target, owner in pool.owners.items():
-            if owner == server:
-                owned[pool.pool_name].append(target)
-    return dict(owned)
-
-
-def _name(target: Target) -> str:
-    return target.name
 
 
 def pool_state(state: ProjectionState) -> ProjectionState:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
+import pytest_asyncio
 
 from engine.embedded import EmbeddedBroker, EmbeddedPostgres
 from engine.errors import EmbeddedServiceError
 from engine.kafka import KafkaSettings
+from tests.api_deployment import Deployment, deployment
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -85,3 +88,16 @@ def pg_dsn(postgres_server: EmbeddedPostgres | str) -> str:
 def pg_schema() -> str:
     """A schema name of its own for each test."""
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
+    """A central and a paris node with their APIs (``tests.api_deployment``), per module."""
+    async with deployment(pg_dsn) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -4,31 +4,17 @@ PostgreSQL, queried and commanded over real HTTP."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import jsonschema_rs
 import pytest
-import pytest_asyncio
 
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import now_us
-from tests.api_deployment import SERVICES, Deployment, deployment, groups_of, host_names, site_of
+from tests.api_deployment import SERVICES, Deployment, groups_of, host_names, site_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    async with deployment(pg_dsn) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def expected_services(d: Deployment, **where: Any) -> set[tuple[str, str]]:

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
-import pytest_asyncio
 
-from tests.api_deployment import Deployment, deployment, host_names
+from tests.api_deployment import Deployment, host_names
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 ACK = "/api/v1/commands/acknowledge"
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    async with deployment(pg_dsn) as running:
-        yield running
 
 
 async def test_auth_matrix(d: Deployment) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import aiohttp
 import jsonschema_rs
 import orjson
 import pytest
-import pytest_asyncio
 
 from engine.site_log import SiteLogWriter
 from projections.assignment import assign
@@ -27,24 +25,12 @@ from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.pools import Lease
 from schemas.types import MICROS_PER_SECOND, now_us
-from tests.api_deployment import Deployment, deployment
+from tests.api_deployment import Deployment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
 SERVERS = ("ms-1", "ms-2", "ms-3")
 DEVICES = [f"switch-{i:02d}" for i in range(10)]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    async with deployment(pg_dsn) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(

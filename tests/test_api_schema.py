@@ -8,15 +8,13 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-import pytest_asyncio
 
 from engine.api.app import ROUTES
-from tests.api_deployment import Deployment, deployment
+from tests.api_deployment import Deployment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -26,12 +24,6 @@ CHECKS = (
 )
 #: A fixed seed keeps CI reproducible; set SITELOG_SCHEMATHESIS_SEED to explore others.
 SEED = os.environ.get("SITELOG_SCHEMATHESIS_SEED", "20261122")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    async with deployment(pg_dsn) as running:
-        yield running
 
 
 async def test_document_lists_exactly_the_served_routes(d: Deployment) -> None:

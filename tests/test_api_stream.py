@@ -10,17 +10,10 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-import pytest_asyncio
 
-from tests.api_deployment import SERVICES, Deployment, deployment, host_names
+from tests.api_deployment import SERVICES, Deployment, host_names
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    async with deployment(pg_dsn) as running:
-        yield running
 
 
 @dataclass

@@ -16,7 +16,7 @@ from psycopg import sql
 from engine.api import params
 from engine.api.context import context, json
 from engine.api.errors import not_found
-from projections.quorum import POOL_TABLES, PoolStatus, current_targets, status, statuses
+from projections.quorum import POOL_TABLES, PoolStatus, status, statuses
 from projections.rows import ROW_TYPES
 from projections.state import ProjectionState
 from projections.tables import TABLES_BY_NAME
@@ -85,7 +85,7 @@ async def pool_detail(request: web.Request) -> web.Response:
     at = params.at(request.query)
     name = params.text(request.match_info["pool"], "pool")
     state = await _pool_registers(request)
-    pool = status(state, name, at, current_targets(state))
+    pool = status(state, name, at)
     if pool is None:
         raise not_found(f"unknown pool {name!r}")
     body = _summary(pool)

@@ -31,13 +31,15 @@ from typing import Any
 import orjson
 
 from engine.errors import CommandError, ConfigError
+from schemas.types import ServerRole, TargetKind
 
-_KINDS = {
-    "network-device": "NETWORK_DEVICE",
-    "unix-agent": "UNIX_AGENT",
-    "url-monitor": "URL_MONITOR",
-}
-_ROLES = {"management-server": "MANAGEMENT_SERVER", "gateway": "GATEWAY"}
+
+def _spelled(values: type[ServerRole] | type[TargetKind]) -> dict[str, str]:
+    """Command-line spellings of an enum's values: MANAGEMENT_SERVER is management-server."""
+    return {v.value.lower().replace("_", "-"): v.value for v in values}
+
+
+ROLES, _KINDS = _spelled(ServerRole), _spelled(TargetKind)
 _MEMBERSHIP = {
     "add-member": "PoolMemberAdded",
     "remove-member": "PoolMemberRemoved",
@@ -64,7 +66,7 @@ def register(commands: Any) -> None:
         sub.add_argument("--at", help="instant: RFC 3339 time or microseconds (default now)")
     sub = actions.add_parser("register", help="register a management or gateway server")
     sub.add_argument("server")
-    sub.add_argument("--role", choices=sorted(_ROLES), required=True)
+    sub.add_argument("--role", choices=sorted(ROLES), required=True)
     sub.add_argument("--site", default="")
     sub = actions.add_parser("create", help="create a pool (manual membership)")
     sub.add_argument("pool")
@@ -103,7 +105,7 @@ def events_for(args: argparse.Namespace) -> list[dict[str, Any]]:
             event(
                 "ServerRegistered",
                 server_name=args.server,
-                role=_ROLES[args.role],
+                role=ROLES[args.role],
                 site_name=args.site,
             )
         ]

@@ -26,12 +26,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from engine.commands.pool import ROLES
 from engine.errors import ConfigError
 from engine.kafka import KafkaSettings
 from engine.pool_member import Assignment, MemberSettings, PoolMember
 from schemas.types import ServerRole
 
-_ROLES = {"management-server": ServerRole.MANAGEMENT_SERVER, "gateway": ServerRole.GATEWAY}
 _PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
 
@@ -53,7 +53,7 @@ def register(commands: Any) -> None:
     )
     parser.add_argument(
         "--role",
-        choices=sorted(_ROLES),
+        choices=sorted(ROLES),
         default=env("SITELOG_ROLE"),
         help="register the server with this role on start (env SITELOG_ROLE)",
     )
@@ -121,7 +121,7 @@ def settings_from(args: argparse.Namespace) -> MemberSettings:
             connect_timeout=args.connect_timeout,
             request_timeout=args.connect_timeout,
         ),
-        role=None if args.role is None else _ROLES[args.role],
+        role=None if args.role is None else ServerRole(ROLES[args.role]),
         site_name=args.site,
         lease_request_period=args.lease_period,
         network_latency=args.network_latency,
