@@ -1,5 +1,6 @@
 # sitelog: two commands from a fresh clone on a machine with only Python.
-#   make test   venv, install, full test suite (embedded broker and PostgreSQL)
+#   make test   venv, install, full test suite (embedded broker and PostgreSQL; installs
+#               Debian's nagios4-core for the Nagios test when apt-get is there)
 #   make demo   the whole deployment on this machine (Ctrl-C stops it)
 
 PYTHON ?= python3
@@ -17,6 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	@sh tests/install_nagios.sh
 	$(PY) -m pytest
 
 demo: $(STAMP)

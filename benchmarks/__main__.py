@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import api, projection, site_log
+from benchmarks import api, producer, projection, site_log
 from benchmarks.harness import Result
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "site_log": site_log.run,
+    "producer": producer.run,
     "projection": projection.run,
     "api": api.run,
 }

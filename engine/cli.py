@@ -12,7 +12,17 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from engine.commands import demo, node, pool, pool_member, produce, project, simulate, token
+from engine.commands import (
+    demo,
+    ingest,
+    node,
+    pool,
+    pool_member,
+    produce,
+    project,
+    simulate,
+    token,
+)
 from schemas.errors import SitelogError
 
 EXIT_ERROR = 2
@@ -34,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo.register(commands)
+    ingest.register(commands)
     node.register(commands)
     pool.register(commands)
     pool_member.register(commands)

@@ -33,6 +33,7 @@ class Traffic:
     state_change_rate: float = 0.02
     operator_rate: float = 0.002
     interval_us: int = 60_000_000
+    perfdata: bool = True
 
 
 def host_names(traffic: Traffic, site: str) -> list[str]:
@@ -102,14 +103,14 @@ def events(
                 service_description=service,
                 state=ServiceState(state),
                 output=f"{ServiceState(state).name} - {service} checked",
-                perfdata=_perfdata(service, rnd),
+                perfdata=_perfdata(service, rnd) if traffic.perfdata else "",
                 **common,  # type: ignore[arg-type]
             )
         else:
             payload = HostCheckResult(
                 state=HostState(state),
                 output=f"PING {HostState(state).name}",
-                perfdata=_perfdata("Ping", rnd),
+                perfdata=_perfdata("Ping", rnd) if traffic.perfdata else "",
                 **common,  # type: ignore[arg-type]
             )
         yield Event.create(

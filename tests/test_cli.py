@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 from engine.kafka import KafkaSettings
 from engine.site_log_reader import SiteLogReader
+from engine.spool import pending_records
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 
@@ -32,10 +34,18 @@ def test_help_lists_the_commands() -> None:
     assert "--site" in produce_help.stdout
 
 
-def test_unreachable_broker_is_one_error_line_and_a_nonzero_exit() -> None:
+GOOD_LINE = (
+    '{"type": "ServiceCheckResult", "payload": {"host_name": "web01", '
+    '"service_description": "HTTP", "state": "CRITICAL", "state_type": "HARD", '
+    '"attempt": 3, "max_attempts": 3, "output": "refused %d", "check_time": 1}}'
+)
+
+
+def test_unreachable_broker_keeps_the_events_in_the_spool_and_says_so(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    spool = tmp_path / "spool"
     started = time.monotonic()
     result = sitelog(
         "produce",
@@ -44,16 +54,20 @@ def test_unreachable_broker_is_one_error_line_and_a_nonzero_exit() -> None:
         "--bootstrap",
         f"127.0.0.1:{port}",
         "--connect-timeout",
-        "3",
-        stdin="{}\n",
+        "1",
+        "--drain-timeout",
+        "2",
+        "--spool",
+        str(spool),
+        stdin=GOOD_LINE % 1 + "\n" + GOOD_LINE % 2 + "\n",
         timeout=30,
     )
     assert time.monotonic() - started < 20
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert lines == [lines[0]] and lines[0].startswith("sitelog: error: ")
-    assert f"127.0.0.1:{port}" in lines[0]
+    assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"brokers 127.0.0.1:{port} did not take them all: 2 wait in spool {spool}" in last
+    assert len(pending_records(spool)) == 2
 
 
 def test_bad_site_name_and_missing_file_are_user_errors() -> None:
@@ -67,13 +81,9 @@ def test_bad_site_name_and_missing_file_are_user_errors() -> None:
 
 
 def test_produce_appends_good_lines_and_reports_bad_ones_by_number(
-    kafka: KafkaSettings, site: str
+    kafka: KafkaSettings, site: str, tmp_path: Path
 ) -> None:
-    good = (
-        '{"type": "ServiceCheckResult", "payload": {"host_name": "web01", '
-        '"service_description": "HTTP", "state": "CRITICAL", "state_type": "HARD", '
-        '"attempt": 3, "max_attempts": 3, "output": "refused %d", "check_time": 1}}'
-    )
+    good = GOOD_LINE
     lines = [good % 1, "{not json", good % 2, '{"type": "Nope", "payload": {}}', "", good % 3]
     result = sitelog(
         "produce",
@@ -81,12 +91,16 @@ def test_produce_appends_good_lines_and_reports_bad_ones_by_number(
         site,
         "--bootstrap",
         kafka.bootstrap_servers,
+        "--spool",
+        str(tmp_path / "spool"),
         stdin="\n".join(lines) + "\n",
     )
     assert result.returncode == 1, result.stderr
     assert "line 2: not valid JSON" in result.stderr
     assert "line 4: unknown event type 'Nope'" in result.stderr
-    assert "appended 3 events" in result.stderr and "rejected 2 lines" in result.stderr
+    assert "accepted 3 events" in result.stderr and "3 acknowledged" in result.stderr
+    assert "rejected 2 lines" in result.stderr
+    assert pending_records(tmp_path / "spool") == []
 
     async def read() -> list[Event]:
         async with SiteLogReader(site, kafka) as reader:
@@ -139,3 +153,33 @@ def test_simulate_appends_the_results_it_was_asked_for(kafka: KafkaSettings, sit
     assert len(events) == 120
     assert {e.payload.host_name for e in events} == {f"{site}-host-{i:04d}" for i in range(5)}  # type: ignore[attr-defined]
     assert all(e.site == site and e.target_site == site for e in events)
+
+
+def test_simulate_spreads_over_several_sites_at_an_interval_without_perfdata(
+    kafka: KafkaSettings,
+) -> None:
+    sites = [f"s{uuid.uuid4().hex[:8]}", f"s{uuid.uuid4().hex[:8]}"]
+    result = sitelog(
+        "simulate",
+        *("--site", sites[0], "--site", sites[1]),
+        *("--bootstrap", kafka.bootstrap_servers, "--hosts", "3", "--services", "1"),
+        *("--interval", "0.05", "--count", "48", "--operator-rate", "0", "--no-perfdata"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"simulated 48 results into sitelog.{sites[0]}, sitelog.{sites[1]}" in result.stderr
+
+    async def read(site: str) -> list[Event]:
+        async with SiteLogReader(site, kafka) as reader:
+            await reader.assign()
+            got: list[Event] = []
+            deadline = time.monotonic() + 20
+            while len(got) < 24 and time.monotonic() < deadline:
+                for batch in await reader.read(timeout=0.5):
+                    got.extend(e for _, e in batch.events)
+            return got
+
+    for site in sites:
+        events = asyncio.run(read(site))
+        assert len(events) == 24
+        assert {e.site for e in events} == {site}
+        assert all(e.payload.perfdata == "" for e in events)  # type: ignore[attr-defined]

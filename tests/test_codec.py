@@ -12,6 +12,7 @@ from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import simulation
 from schemas.codec import HEADER_SIZE, MAGIC, Codec, event_to_record
 from schemas.errors import DecodeError, InvalidEventError
 from schemas.event import PAYLOAD_TYPES, Event
@@ -32,6 +33,34 @@ def test_every_event_type_round_trips(cls: type[Payload], data: st.DataObject) -
     assert encoded[:2] == MAGIC
     assert encoded[2:HEADER_SIZE] == CODEC.fingerprint
     assert CODEC.decode(encoded) == event
+
+
+@pytest.mark.parametrize("cls", PAYLOAD_TYPES, ids=lambda c: c.__name__)
+@given(data=st.data())
+@settings(max_examples=40)
+def test_the_compiled_writer_writes_the_bytes_fastavro_writes(
+    cls: type[Payload], data: st.DataObject
+) -> None:
+    event = data.draw(events_of(cls))
+    assert CODEC.encode(event) == CODEC.encode_with_fastavro(event)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hlc": 1 << 63}, "field 'hlc': .* does not fit in 64 bits"),
+        ({"event_id": b"short"}, "field 'event_id': expected 16 bytes"),
+        ({"site": 12}, "cannot encode ServiceCheckResult"),
+    ],
+)
+def test_the_compiled_writer_names_the_bad_field(change: dict[str, Any], message: str) -> None:
+    event = next(iter(_sample_events()))
+    with pytest.raises(InvalidEventError, match=message):
+        CODEC.encode(dataclasses.replace(event, **change))
+
+
+def _sample_events() -> list[Event]:
+    return [e for e in simulation.events(10) if isinstance(e.payload, ServiceCheckResult)]
 
 
 def _union_names(schema: dict[str, Any]) -> list[str]:

@@ -85,7 +85,7 @@ def test_node_configs_load_and_point_at_compose_services() -> None:
 def test_the_poller_writes_to_its_own_site_broker() -> None:
     poller = sitelog_services()["poller-paris"]
     args = build_parser().parse_args(poller["command"])
-    assert args.bootstrap == f"kafka-{args.site}:9092"
+    assert args.site == ["paris"] and args.bootstrap == "kafka-paris:9092"
 
 
 def test_the_image_installs_every_package_of_the_distribution() -> None:

@@ -1,34 +1,39 @@
-"""``sitelog produce``: append events given as JSON lines to a site log.
+"""``sitelog produce``: append events given as JSON lines to a site log, through the spool.
 
 Each line is ``{"type": "ServiceCheckResult", "payload": {...}}`` with optional
 ``target_site``, ``event_time`` (microseconds) and ``event_id`` (a UUID, so that a
 retried line keeps its identity). A bad line is reported on stderr with its line
-number and reason, counted and skipped; the others are still appended. The exit
-status is 0 when every line was appended, 1 when some were rejected.
+number and reason, counted and skipped; the others are still appended. Accepted
+events go to a durable spool first, so they survive a broker outage and a restart
+of this command (the next run sends them). Exit status: 0 when every line was
+accepted and delivered, 1 when some lines were rejected, 3 when accepted events
+still wait in the spool after ``--drain-timeout`` (the brokers were unreachable).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 import orjson
 
-from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.site_log import SiteLogWriter
+from engine.commands.producer_options import (
+    add_producer_arguments,
+    exit_status,
+    producer_from_args,
+    report_end,
+)
+from engine.line_source import LineSource
+from engine.producer import Producer
 from schemas.errors import InvalidEventError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.json_form import payload_from_json
-from schemas.types import check_site_name, now_us, parse_event_id
+from schemas.types import now_us, parse_event_id
 
 _ENVELOPE_KEYS = {"type", "payload", "target_site", "event_time", "event_id"}
-_FLUSH_EVERY = 1000
 
 
 def register(commands: Any) -> None:
@@ -38,24 +43,7 @@ def register(commands: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--site", required=True, help="site whose log receives the events")
-    parser.add_argument(
-        "--bootstrap",
-        default=os.environ.get("SITELOG_BOOTSTRAP"),
-        help="Kafka bootstrap servers of the site (env SITELOG_BOOTSTRAP)",
-    )
-    parser.add_argument(
-        "--origin",
-        default=os.environ.get("SITELOG_ORIGIN", "sitelog-produce"),
-        help="who writes the events (env SITELOG_ORIGIN)",
-    )
-    parser.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="give up when the brokers do not answer within this time",
-    )
+    add_producer_arguments(parser, origin="sitelog-produce")
     parser.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     parser.set_defaults(run=run)
 
@@ -92,56 +80,39 @@ def _fields(event: Event) -> dict[str, Any]:
     return {name: getattr(event, name) for name in Event.__dataclass_fields__}
 
 
-def _lines(stream: TextIO) -> Iterator[tuple[int, str]]:
-    for number, line in enumerate(stream, start=1):
-        if line.strip():
-            yield number, line
-
-
 async def produce_lines(
-    writer: SiteLogWriter, lines: Iterable[tuple[int, str]], *, origin: str, errors: TextIO
-) -> tuple[int, int]:
-    """Append every valid line; report the others. Returns (appended, rejected)."""
+    producer: Producer, source: LineSource, *, origin: str, errors: TextIO
+) -> int:
+    """Accept every valid line into the producer; report the others. Returns the rejected count."""
     clock = HybridLogicalClock()
-    pending = []
-    appended = rejected = 0
-    for number, line in lines:
-        try:
-            event = parse_line(line, site=writer.site, origin=origin, clock=clock)
-            pending.append(await writer.send(event))
-        except InvalidEventError as exc:
-            rejected += 1
-            print(f"sitelog produce: line {number}: {exc}", file=errors)
-            continue
-        if len(pending) >= _FLUSH_EVERY:
-            appended += len(await writer.acknowledged(pending))
-            pending.clear()
-    appended += len(await writer.acknowledged(pending))
-    return appended, rejected
+    rejected = 0
+    async for batch in source.batches():
+        records = []
+        for number, line in batch.lines:
+            if not line.strip():
+                continue
+            try:
+                event = parse_line(line, site=producer.site, origin=origin, clock=clock)
+                # Encoded here, so that a value the schema refuses rejects this line only.
+                records.append((event.key.encode(), producer.codec.encode(event)))
+            except InvalidEventError as exc:
+                rejected += 1
+                print(f"sitelog produce: line {number}: {exc}", file=errors)
+        await producer.submit_records(records)
+    return rejected
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.bootstrap:
-        raise ConfigError("no Kafka bootstrap servers: pass --bootstrap or set SITELOG_BOOTSTRAP")
-    settings = KafkaSettings(
-        args.bootstrap, connect_timeout=args.connect_timeout, request_timeout=args.connect_timeout
-    )
-    check_site_name(args.site)
-    if args.file == "-":
-        return asyncio.run(_produce(args, settings, sys.stdin))
+    producer = producer_from_args(args, "produce")
+    source = LineSource(args.file)
+    return asyncio.run(_produce(args, producer, source))
+
+
+async def _produce(args: argparse.Namespace, producer: Producer, source: LineSource) -> int:
+    await producer.start()
     try:
-        with open(args.file, encoding="utf-8") as stream:
-            return asyncio.run(_produce(args, settings, stream))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
-
-
-async def _produce(args: argparse.Namespace, settings: KafkaSettings, stream: TextIO) -> int:
-    async with SiteLogWriter(args.site, settings) as writer:
-        appended, rejected = await produce_lines(
-            writer, _lines(stream), origin=args.origin, errors=sys.stderr
-        )
-    print(
-        f"appended {appended} events to {writer.topic}, rejected {rejected} lines", file=sys.stderr
-    )
-    return 1 if rejected else 0
+        rejected = await produce_lines(producer, source, origin=args.origin, errors=sys.stderr)
+    finally:
+        left = await producer.stop(drain_timeout=args.drain_timeout)
+    print(f"{report_end(producer, left)}; rejected {rejected} lines", file=sys.stderr)
+    return exit_status(rejected, left)

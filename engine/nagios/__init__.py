@@ -1,0 +1,1 @@
+"""Nagios-family engine formats: external command lines and perfdata files."""

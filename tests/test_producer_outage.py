@@ -1,0 +1,149 @@
+"""A broker outage while a poller produces: nothing accepted is lost, even across a kill.
+
+``sitelog produce`` runs as a real process behind a TCP proxy that the test cuts.
+During the cut the producer is killed (SIGKILL) and started again on the same spool.
+When the link returns, the log must hold every accepted result, each host's in the
+order the poller produced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import orjson
+
+from engine.kafka import KafkaSettings
+from engine.site_log_reader import SiteLogReader
+from engine.spool import pending_records
+from schemas.codec import Codec
+from schemas.types import event_id_str, new_event_id
+from tests.kafka_proxy import KafkaProxy
+from tests.test_cli import SITELOG
+
+RESULTS = 50_000
+HOSTS = 200
+CODEC = Codec()
+
+
+def _lines() -> tuple[list[bytes], list[tuple[str, str]]]:
+    """JSON lines of check results, and (host, event id) of each in production order."""
+    lines, produced = [], []
+    for i in range(RESULTS):
+        host = f"host-{i % HOSTS:03d}"
+        event_id = event_id_str(new_event_id())
+        line = {
+            "type": "ServiceCheckResult",
+            "event_id": event_id,
+            "payload": {
+                "host_name": host,
+                "service_description": "Load",
+                "state": "OK",
+                "state_type": "HARD",
+                "attempt": 1,
+                "max_attempts": 3,
+                "output": f"OK - result {i}",
+                "perfdata": f"load1={i % 7}.00;5;10;0;",
+                "check_time": 1_700_000_000_000_000 + i,
+            },
+        }
+        lines.append(orjson.dumps(line) + b"\n")
+        produced.append((host, event_id))
+    return lines, produced
+
+
+@contextmanager
+def _producer(site: str, bootstrap: str, spool: Path) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [
+            *(SITELOG, "produce", "--site", site, "--bootstrap", bootstrap),
+            *("--spool", str(spool), "--connect-timeout", "2", "--drain-timeout", "120"),
+        ],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.2)
+
+
+def _spooled(spool: Path, event_id: str) -> bool:
+    """Whether the spool holds ``event_id`` not yet acknowledged: it was accepted."""
+    records = pending_records(spool)
+    return bool(records) and event_id_str(CODEC.decode(records[-1][1]).event_id) == event_id
+
+
+def _log_events(settings: KafkaSettings, site: str, want: int) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        seen: list[tuple[str, str]] = []
+        distinct: set[str] = set()
+        async with SiteLogReader(site, settings, create_topic=False) as reader:
+            await reader.assign()
+            deadline = time.monotonic() + 60
+            while len(distinct) < want and time.monotonic() < deadline:
+                for batch in await reader.read(timeout=0.5):
+                    for _, event in batch.events:
+                        seen.append((event.key, event_id_str(event.event_id)))
+                        distinct.add(seen[-1][1])
+        return seen
+
+    return asyncio.run(read())
+
+
+def test_a_cut_and_a_killed_producer_lose_nothing_and_keep_host_order(
+    kafka: KafkaSettings, site: str, tmp_path: Path
+) -> None:
+    lines, produced = _lines()
+    spool = tmp_path / "spool"
+    first, cut_at, kill_at = 10_000, 10_000, 30_000
+    with KafkaProxy(kafka.bootstrap_servers) as proxy:
+        with _producer(site, proxy.address, spool) as before:
+            assert before.stdin is not None
+            before.stdin.writelines(lines[:first])
+            before.stdin.flush()
+            _wait(lambda: spool.exists() and not pending_records(spool), "the first lines are sent")
+            proxy.cut()
+            before.stdin.writelines(lines[cut_at:kill_at])
+            before.stdin.flush()
+            _wait(lambda: _spooled(spool, produced[kill_at - 1][1]), "the outage lines are spooled")
+            os.killpg(before.pid, signal.SIGKILL)
+            before.wait(10)
+        with _producer(site, proxy.address, spool) as after:
+            assert after.stdin is not None
+            after.stdin.writelines(lines[kill_at:])
+            after.stdin.close()
+            _wait(lambda: _spooled(spool, produced[-1][1]), "the last lines are spooled")
+            assert after.poll() is None, "the producer must wait for the brokers"
+            proxy.restore()
+            after.wait(120)
+            assert after.stderr is not None
+            report = after.stderr.read().decode()
+            assert after.returncode == 0, report
+            assert "reachable again" in report and "from a previous run" in report
+
+    logged = _log_events(kafka, site, RESULTS)
+    first_seen: dict[str, int] = {}
+    for index, (_, event_id) in enumerate(logged):
+        first_seen.setdefault(event_id, index)
+    assert set(first_seen) == {event_id for _, event_id in produced}
+    for host in {host for host, _ in produced[:HOSTS]}:
+        mine = [event_id for h, event_id in produced if h == host]
+        assert sorted(mine, key=first_seen.__getitem__) == mine, f"{host} out of order"
