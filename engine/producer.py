@@ -300,6 +300,8 @@ class Producer:
                 self.settings.connect_timeout,
                 self._what("reading partitions of"),
             )
+            if not partitions:
+                raise SiteLogError(f"{self._what('reading partitions of')}: the topic has none")
         except BaseException:
             await _close_quietly(client, self.settings.connect_timeout)
             raise
