@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.nagios_engine import Check, NagiosEngine, nagios_binary, strip_timet
+from tests.nagios_config import Check
+from tests.nagios_engine import NagiosEngine, nagios_binary, strip_timet
 
 pytestmark = [
     pytest.mark.skipif(nagios_binary() is None, reason="nagios4 is not installed"),

@@ -24,7 +24,8 @@ import pytest
 
 from engine.kafka import KafkaSettings
 from engine.spool import pending_records
-from tests.nagios_engine import Check, NagiosEngine, nagios_binary
+from tests.nagios_config import Check
+from tests.nagios_engine import NagiosEngine, nagios_binary
 from tests.test_cli import SITELOG, sitelog
 
 pytestmark = pytest.mark.skipif(
