@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 from engine.kafka import KafkaSettings
-from engine.site_log_reader import SiteLogReader
 from engine.spool import pending_records
-from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
-
-SITELOG = str(Path(sys.executable).with_name("sitelog"))
-
-
-def sitelog(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [SITELOG, *args], input=stdin, capture_output=True, text=True, timeout=timeout
-    )
+from tests.cli import read_log, sitelog
 
 
 def test_help_lists_the_commands() -> None:
@@ -102,17 +90,7 @@ def test_produce_appends_good_lines_and_reports_bad_ones_by_number(
     assert "rejected 2 lines" in result.stderr
     assert pending_records(tmp_path / "spool") == []
 
-    async def read() -> list[Event]:
-        async with SiteLogReader(site, kafka) as reader:
-            await reader.assign()
-            got: list[Event] = []
-            deadline = time.monotonic() + 20
-            while len(got) < 3 and time.monotonic() < deadline:
-                for batch in await reader.read(timeout=0.5):
-                    got.extend(e for _, e in batch.events)
-            return got
-
-    events = asyncio.run(read())
+    events = read_log(kafka, site, 3)
     outputs = [e.payload.output for e in events if isinstance(e.payload, ServiceCheckResult)]
     assert outputs == ["refused 1", "refused 2", "refused 3"]
     assert {e.site for e in events} == {site} and {e.origin for e in events} == {"sitelog-produce"}
@@ -139,17 +117,7 @@ def test_simulate_appends_the_results_it_was_asked_for(kafka: KafkaSettings, sit
     assert result.returncode == 0, result.stderr
     assert f"simulated 120 results into sitelog.{site}" in result.stderr
 
-    async def read() -> list[Event]:
-        async with SiteLogReader(site, kafka) as reader:
-            await reader.assign()
-            got: list[Event] = []
-            deadline = time.monotonic() + 20
-            while len(got) < 120 and time.monotonic() < deadline:
-                for batch in await reader.read(timeout=0.5):
-                    got.extend(e for _, e in batch.events)
-            return got
-
-    events = asyncio.run(read())
+    events = read_log(kafka, site, 120)
     assert len(events) == 120
     assert {e.payload.host_name for e in events} == {f"{site}-host-{i:04d}" for i in range(5)}  # type: ignore[attr-defined]
     assert all(e.site == site and e.target_site == site for e in events)
@@ -168,18 +136,8 @@ def test_simulate_spreads_over_several_sites_at_an_interval_without_perfdata(
     assert result.returncode == 0, result.stderr
     assert f"simulated 48 results into sitelog.{sites[0]}, sitelog.{sites[1]}" in result.stderr
 
-    async def read(site: str) -> list[Event]:
-        async with SiteLogReader(site, kafka) as reader:
-            await reader.assign()
-            got: list[Event] = []
-            deadline = time.monotonic() + 20
-            while len(got) < 24 and time.monotonic() < deadline:
-                for batch in await reader.read(timeout=0.5):
-                    got.extend(e for _, e in batch.events)
-            return got
-
     for site in sites:
-        events = asyncio.run(read(site))
+        events = read_log(kafka, site, 24)
         assert len(events) == 24
         assert {e.site for e in events} == {site}
         assert all(e.payload.perfdata == "" for e in events)  # type: ignore[attr-defined]

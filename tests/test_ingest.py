@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from engine.kafka import KafkaSettings
-from engine.site_log_reader import SiteLogReader
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.operations import (
@@ -21,7 +16,7 @@ from schemas.operations import (
     DowntimeCancelled,
     DowntimeScheduled,
 )
-from tests.test_cli import SITELOG, sitelog
+from tests.cli import read_log, running, sitelog, stop
 
 T = 1_700_000_000
 
@@ -30,51 +25,19 @@ def result(i: int, host: str = "web1") -> str:
     return f"[{T + i}] PROCESS_SERVICE_CHECK_RESULT;{host};HTTP;{i % 4};check {i}|time={i}s;;;0\n"
 
 
-def _read(kafka: KafkaSettings, site: str, count: int, bound: float = 30) -> list[Event]:
-    async def read() -> list[Event]:
-        got: list[Event] = []
-        async with SiteLogReader(site, kafka) as reader:
-            await reader.assign()
-            deadline = time.monotonic() + bound
-            while len(got) < count and time.monotonic() < deadline:
-                for batch in await reader.read(timeout=0.3):
-                    got.extend(event for _, event in batch.events)
-        return got
-
-    return asyncio.run(read())
-
-
 def _outputs(events: list[Event]) -> list[str]:
     return [e.payload.output for e in events if isinstance(e.payload, ServiceCheckResult)]
 
 
-@contextmanager
 def _follow(
     kafka: KafkaSettings, site: str, spool: Path, path: Path
-) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [
-            *(SITELOG, "ingest", "--follow", "--site", site),
-            *("--bootstrap", kafka.bootstrap_servers, "--spool", str(spool)),
-            *("--origin", "nagios-1", str(path)),
-        ],
+) -> AbstractContextManager[subprocess.Popen[str]]:
+    return running(
+        *("ingest", "--follow", "--site", site, "--bootstrap", kafka.bootstrap_servers),
+        *("--spool", str(spool), "--origin", "nagios-1", str(path)),
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,
     )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
-    assert process.stderr is not None
-    return process.stderr.read()
 
 
 def test_operator_commands_and_results_from_a_file_with_a_bad_line_in_the_middle(
@@ -101,7 +64,7 @@ def test_operator_commands_and_results_from_a_file_with_a_bad_line_in_the_middle
     assert "line 4: PROCESS_SERVICE_CHECK_RESULT field 'return_code'" in done.stderr
     assert "line 8: unknown command 'FROB_HOST'" in done.stderr
     assert "accepted 6 events" in done.stderr and "rejected 2 lines" in done.stderr
-    events = _read(kafka, site, 6)
+    events = read_log(kafka, site, 6)
     payloads = [e.payload for e in events]
     assert _outputs(events) == ["check 0", "check 1"]
     ack = next(p for p in payloads if isinstance(p, AcknowledgementSet))
@@ -126,7 +89,7 @@ def test_a_restarted_ingest_resumes_after_what_it_already_sent(
         f.write("".join(result(i) for i in range(5, 8)))
     second = sitelog("ingest", *args, str(path))
     assert second.returncode == 0 and "accepted 3 events" in second.stderr
-    assert _outputs(_read(kafka, site, 8)) == [f"check {i}" for i in range(8)]
+    assert _outputs(read_log(kafka, site, 8)) == [f"check {i}" for i in range(8)]
 
 
 def test_follow_keeps_reading_across_rotation_and_truncation(
@@ -143,9 +106,9 @@ def test_follow_keeps_reading_across_rotation_and_truncation(
         _wait_for_outputs(kafka, site, 4)
         path.write_text(result(4))  # truncated in place and rewritten (copytruncate)
         _wait_for_outputs(kafka, site, 5)
-        report = _stop(process)
+        report = stop(process)
     assert process.returncode == 0, report
-    assert _outputs(_read(kafka, site, 5)) == [f"check {i}" for i in range(5)]
+    assert _outputs(read_log(kafka, site, 5)) == [f"check {i}" for i in range(5)]
 
 
 def test_follow_reads_a_fifo_across_its_writers(
@@ -158,11 +121,11 @@ def test_follow_reads_a_fifo_across_its_writers(
             with open(fifo, "w") as writer:
                 writer.write(result(i))
         _wait_for_outputs(kafka, site, 3)
-        report = _stop(process)
+        report = stop(process)
     assert process.returncode == 0, report
     assert "accepted 3 events" in report
 
 
 def _wait_for_outputs(kafka: KafkaSettings, site: str, count: int) -> None:
-    outputs = _outputs(_read(kafka, site, count, bound=20))
+    outputs = _outputs(read_log(kafka, site, count, bound=20))
     assert len(outputs) >= count, outputs

@@ -11,11 +11,8 @@ perfdata and perfdata points must equal what Nagios reported.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -24,9 +21,9 @@ import pytest
 
 from engine.kafka import KafkaSettings
 from engine.spool import pending_records
+from tests.cli import running, sitelog, stop
 from tests.nagios_config import Check
 from tests.nagios_engine import NagiosEngine, nagios_binary
-from tests.test_cli import SITELOG, sitelog
 
 pytestmark = pytest.mark.skipif(
     nagios_binary() is None, reason="Nagios 4 is not installed (tests/install_nagios.sh)"
@@ -54,22 +51,6 @@ CHECKS = [
     Check("db1", "Postgres", 2, "CRITICAL - connection refused; retried 3 times"),
     Check("db1", "Backup", 3, "UNKNOWN - no backup catalog", "age=0s;;;0"),
 ]
-
-
-@contextmanager
-def _following(args: list[str]) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [SITELOG, "ingest", "--follow", *args],
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 def _projected(pg_dsn: str, schema: str, site: str, kafka: KafkaSettings) -> None:
@@ -116,11 +97,11 @@ def test_nagios_results_through_ocsp_and_perfdata_files_are_projected_as_reporte
     with NagiosEngine(tmp_path / "nagios", CHECKS) as nagios:
         nagios.ocsp_file.touch()
         spool = tmp_path / "ocsp-spool"
-        with _following(
-            [
-                *("--site", ocsp_site, "--bootstrap", kafka.bootstrap_servers),
-                *("--spool", str(spool), "--origin", "nagios-1", str(nagios.ocsp_file)),
-            ]
+        with running(
+            *("ingest", "--follow", "--site", ocsp_site, "--bootstrap", kafka.bootstrap_servers),
+            *("--spool", str(spool), "--origin", "nagios-1", str(nagios.ocsp_file)),
+            stderr=subprocess.PIPE,
+            text=True,
         ) as follower:
             nagios.wait_for_results(timeout=60)
             size = nagios.ocsp_file.stat().st_size
@@ -128,10 +109,7 @@ def test_nagios_results_through_ocsp_and_perfdata_files_are_projected_as_reporte
             while not _sent_up_to(spool, size) and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert _sent_up_to(spool, size), "the OCSP lines were not all sent"
-            os.killpg(follower.pid, signal.SIGTERM)
-            follower.wait(30)
-            assert follower.stderr is not None
-            report = follower.stderr.read()
+            report = stop(follower)
             assert follower.returncode == 0, report
             assert "rejected 0 lines" in report
         for path in (nagios.host_perfdata_file, nagios.service_perfdata_file):

@@ -16,7 +16,7 @@ import pytest
 
 from engine.commands.pool_member import fingerprints
 from engine.errors import ConfigError
-from tests.test_cli import SITELOG, sitelog
+from tests.cli import SITELOG, sitelog
 
 
 @pytest.mark.parametrize(

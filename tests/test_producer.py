@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,10 @@ from engine import simulation
 from engine.embedded.process import free_port
 from engine.kafka import KafkaSettings
 from engine.producer import Producer, SpoolSettings
-from engine.site_log_reader import SiteLogReader
 from engine.spool import pending_records
 from schemas.errors import InvalidEventError
 from schemas.event import Event
+from tests.cli import read_log_async
 
 MiB = 1024 * 1024
 
@@ -29,17 +28,6 @@ def _events(site: str, count: int) -> list[Event]:
 
 def _unreachable() -> KafkaSettings:
     return KafkaSettings(f"127.0.0.1:{free_port()}", connect_timeout=0.5, request_timeout=0.5)
-
-
-async def _read(settings: KafkaSettings, site: str, count: int) -> list[Event]:
-    got: list[Event] = []
-    async with SiteLogReader(site, settings, create_topic=False) as reader:
-        await reader.assign()
-        deadline = time.monotonic() + 30
-        while len(got) < count and time.monotonic() < deadline:
-            for batch in await reader.read(timeout=0.5):
-                got.extend(event for _, event in batch.events)
-    return got
 
 
 def _per_host(events: list[Event]) -> dict[str, list[bytes]]:
@@ -60,7 +48,7 @@ def test_submitted_events_reach_the_log_in_per_host_order(
                 await producer.submit(events[i : i + 250])
             assert await producer.drain(30)
             assert producer.stats.acknowledged == producer.stats.accepted == len(events)
-        return await _read(kafka, site, len(events))
+        return await read_log_async(kafka, site, len(events))
 
     logged = asyncio.run(run())
     assert sorted(e.event_id for e in logged) == sorted(e.event_id for e in events)
@@ -100,7 +88,7 @@ def test_what_one_run_spooled_in_an_outage_the_next_run_delivers(
         async with Producer(site, kafka, SpoolSettings(tmp_path)) as producer:
             assert await producer.drain(30)
             inherited = producer.inherited
-        return inherited, await _read(kafka, site, len(events))
+        return inherited, await read_log_async(kafka, site, len(events))
 
     inherited, logged = asyncio.run(recovery())
     assert inherited == len(events)

@@ -8,24 +8,23 @@ order the poller produced them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
+from subprocess import Popen
 
 import orjson
 
 from engine.kafka import KafkaSettings
-from engine.site_log_reader import SiteLogReader
 from engine.spool import pending_records
 from schemas.codec import Codec
 from schemas.types import event_id_str, new_event_id
+from tests.cli import read_log, running
 from tests.kafka_proxy import KafkaProxy
-from tests.test_cli import SITELOG
 
 RESULTS = 50_000
 HOSTS = 200
@@ -58,23 +57,13 @@ def _lines() -> tuple[list[bytes], list[tuple[str, str]]]:
     return lines, produced
 
 
-@contextmanager
-def _producer(site: str, bootstrap: str, spool: Path) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [
-            *(SITELOG, "produce", "--site", site, "--bootstrap", bootstrap),
-            *("--spool", str(spool), "--connect-timeout", "2", "--drain-timeout", "120"),
-        ],
+def _producer(site: str, bootstrap: str, spool: Path) -> AbstractContextManager[Popen[bytes]]:
+    return running(
+        *("produce", "--site", site, "--bootstrap", bootstrap, "--spool", str(spool)),
+        *("--connect-timeout", "2", "--drain-timeout", "120"),
         stdin=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
     )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
 
 
 def _wait(condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
@@ -89,23 +78,6 @@ def _spooled(spool: Path, event_id: str) -> bool:
     """Whether the spool holds ``event_id`` not yet acknowledged: it was accepted."""
     records = pending_records(spool)
     return bool(records) and event_id_str(CODEC.decode(records[-1][1]).event_id) == event_id
-
-
-def _log_events(settings: KafkaSettings, site: str, want: int) -> list[tuple[str, str]]:
-    async def read() -> list[tuple[str, str]]:
-        seen: list[tuple[str, str]] = []
-        distinct: set[str] = set()
-        async with SiteLogReader(site, settings, create_topic=False) as reader:
-            await reader.assign()
-            deadline = time.monotonic() + 60
-            while len(distinct) < want and time.monotonic() < deadline:
-                for batch in await reader.read(timeout=0.5):
-                    for _, event in batch.events:
-                        seen.append((event.key, event_id_str(event.event_id)))
-                        distinct.add(seen[-1][1])
-        return seen
-
-    return asyncio.run(read())
 
 
 def test_a_cut_and_a_killed_producer_lose_nothing_and_keep_host_order(
@@ -139,10 +111,10 @@ def test_a_cut_and_a_killed_producer_lose_nothing_and_keep_host_order(
             assert after.returncode == 0, report
             assert "reachable again" in report and "from a previous run" in report
 
-    logged = _log_events(kafka, site, RESULTS)
+    logged = read_log(kafka, site, RESULTS, bound=60)
     first_seen: dict[str, int] = {}
-    for index, (_, event_id) in enumerate(logged):
-        first_seen.setdefault(event_id, index)
+    for index, event in enumerate(logged):
+        first_seen.setdefault(event_id_str(event.event_id), index)
     assert set(first_seen) == {event_id for _, event_id in produced}
     for host in {host for host, _ in produced[:HOSTS]}:
         mine = [event_id for h, event_id in produced if h == host]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from engine.nagios.external_commands import MAX_SECONDS
 from schemas.errors import InvalidEventError
@@ -256,33 +256,20 @@ def to_payload(p: PerfdataLine, *, origin: str) -> HostCheckResult | ServiceChec
     max_attempts = attempt if p.max_attempts is None else p.max_attempts
     execution_time = 0.0 if p.execution_time is None else float(p.execution_time)
     latency = 0.0 if p.latency is None else float(p.latency)
-    check_time = p.timet * MICROS_PER_SECOND
+    common: dict[str, Any] = {
+        "host_name": p.host,
+        "state": p.state,
+        "state_type": p.state_type,
+        "attempt": attempt,
+        "max_attempts": max_attempts,
+        "output": p.output,
+        "perfdata": p.perfdata,
+        "check_time": p.timet * MICROS_PER_SECOND,
+        "execution_time": execution_time,
+        "latency": latency,
+        "poller": origin,
+    }
     if isinstance(p.state, ServiceState):
         assert p.service is not None  # PerfdataLine checked the kind
-        return ServiceCheckResult(
-            host_name=p.host,
-            service_description=p.service,
-            state=p.state,
-            state_type=p.state_type,
-            attempt=attempt,
-            max_attempts=max_attempts,
-            output=p.output,
-            perfdata=p.perfdata,
-            check_time=check_time,
-            execution_time=execution_time,
-            latency=latency,
-            poller=origin,
-        )
-    return HostCheckResult(
-        host_name=p.host,
-        state=p.state,
-        state_type=p.state_type,
-        attempt=attempt,
-        max_attempts=max_attempts,
-        output=p.output,
-        perfdata=p.perfdata,
-        check_time=check_time,
-        execution_time=execution_time,
-        latency=latency,
-        poller=origin,
-    )
+        return ServiceCheckResult(service_description=p.service, **common)
+    return HostCheckResult(**common)
