@@ -9,13 +9,14 @@ from pathlib import Path
 
 from engine.kafka import KafkaSettings
 from schemas.event import Event
-from schemas.monitoring import ServiceCheckResult
+from schemas.monitoring import HostCheckResult, ServiceCheckResult
 from schemas.operations import (
     AcknowledgementSet,
     CommentAdded,
     DowntimeCancelled,
     DowntimeScheduled,
 )
+from schemas.types import HostState, ServiceState, StateType
 from tests.cli import read_log, running, sitelog, stop
 
 T = 1_700_000_000
@@ -129,3 +130,35 @@ def test_follow_reads_a_fifo_across_its_writers(
 def _wait_for_outputs(kafka: KafkaSettings, site: str, count: int) -> None:
     outputs = _outputs(read_log(kafka, site, count, bound=20))
     assert len(outputs) >= count, outputs
+
+
+def test_stdin_takes_host_results_and_perfdata_file_lines_mixed(
+    kafka: KafkaSettings, site: str, tmp_path: Path
+) -> None:
+    lines = (
+        f"[{T}] PROCESS_HOST_CHECK_RESULT;db1;1;PING CRITICAL - Packet loss = 100%\n"
+        f"DATATYPE::SERVICEPERFDATA\tTIMET::{T + 5}\tHOSTNAME::db1\tSERVICEDESC::Disk /var\t"
+        "SERVICEPERFDATA::'/var'=12MB;80;90;0;100\tSERVICESTATE::WARNING\t"
+        "SERVICESTATETYPE::SOFT\tSERVICEATTEMPT::2\tMAXSERVICEATTEMPTS::3\t"
+        "SERVICEOUTPUT::DISK WARNING - free space: /var 12 MB\n"
+        "DATATYPE::SERVICEPERFDATA\tTIMET::x\tHOSTNAME::db1\n"
+    )
+    done = sitelog(
+        "ingest",
+        *("--site", site, "--bootstrap", kafka.bootstrap_servers, "--origin", "nagios-1"),
+        *("--spool", str(tmp_path / "spool")),
+        stdin=lines,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "line 3: " in done.stderr and "TIMET" in done.stderr
+    host, service = (e.payload for e in read_log(kafka, site, 2))
+    assert isinstance(host, HostCheckResult) and isinstance(service, ServiceCheckResult)
+    assert (host.host_name, host.state) == ("db1", HostState.DOWN)
+    assert host.output == "PING CRITICAL - Packet loss = 100%" and host.poller == "nagios-1"
+    assert (service.state, service.state_type, service.attempt) == (
+        ServiceState.WARNING,
+        StateType.SOFT,
+        2,
+    )
+    assert service.perfdata == "'/var'=12MB;80;90;0;100"
+    assert service.check_time == (T + 5) * 1_000_000
