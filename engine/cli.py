@@ -20,6 +20,7 @@ from engine.commands import (
     pool_member,
     produce,
     project,
+    replay,
     simulate,
     token,
 )
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     pool_member.register(commands)
     produce.register(commands)
     project.register(commands)
+    replay.register(commands)
     simulate.register(commands)
     token.register(commands)
     return parser

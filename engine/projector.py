@@ -231,38 +231,15 @@ class Projector:
 
     def _fold(self, batches: list[ReadBatch]) -> Changes:
         changes = Changes()
-        accept = self._accept
         for batch in batches:
-            last_event_time = None
-            for _, event in batch.events:
-                if accept is None or accept(event):
-                    self._state.apply(event, changes)
-                last_event_time = event.event_time
-            for letter in batch.dead_letters:
-                changes.append(
-                    "dead_letters",
-                    DeadLetterRow(
-                        letter.site,
-                        letter.partition,
-                        letter.offset,
-                        letter.reason,
-                        letter.message,
-                        letter.key,
-                        letter.value,
-                    ),
-                )
             status = self._status[batch.site]
+            last_event_time = fold_batch(self._state, batch, changes, self._accept)
             if last_event_time is not None:
                 status.last_event_time = last_event_time
             changes.put(
                 "offsets",
                 (batch.site, batch.partition),
-                OffsetRow(
-                    batch.site,
-                    batch.partition,
-                    batch.next_offset,
-                    status.last_event_time,
-                ),
+                OffsetRow(batch.site, batch.partition, batch.next_offset, status.last_event_time),
             )
         return changes
 
@@ -326,3 +303,35 @@ class Projector:
         if self._sink is not None:
             await asyncio.to_thread(self._sink.close)
             self._sink = None
+
+
+def fold_batch(
+    state: ProjectionState,
+    batch: ReadBatch,
+    changes: Changes,
+    accept: Callable[[Event], bool] | None = None,
+) -> int | None:
+    """Fold a batch's accepted events into ``state`` and keep its dead letters in ``changes``.
+
+    Returns the event time of the batch's last event (accepted or not), None if it has none:
+    it dates the partition's offset row. The offset row itself is the caller's.
+    """
+    last_event_time = None
+    for _, event in batch.events:
+        if accept is None or accept(event):
+            state.apply(event, changes)
+        last_event_time = event.event_time
+    for letter in batch.dead_letters:
+        changes.append(
+            "dead_letters",
+            DeadLetterRow(
+                letter.site,
+                letter.partition,
+                letter.offset,
+                letter.reason,
+                letter.message,
+                letter.key,
+                letter.value,
+            ),
+        )
+    return last_event_time
