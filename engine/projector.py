@@ -25,6 +25,7 @@ from engine.errors import LogGapError, LogWentBackwardsError, SiteLogError
 from engine.kafka import KafkaSettings
 from engine.site_log import ReadBatch
 from engine.site_log_reader import SiteLogReader, read_log_offsets
+from projections.errors import ProjectionReplacedError
 from projections.postgres import PostgresSink
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.state import Changes, ProjectionState
@@ -91,6 +92,7 @@ class Projector:
         self._sink: PostgresSink | None = None
         self._readers: dict[str, SiteLogReader] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._site_tasks: list[asyncio.Task[None]] = []
         self._progress = asyncio.Event()
         self._failure: BaseException | None = None
         self._listeners: list[Callable[[Changes], None]] = []
@@ -121,19 +123,31 @@ class Projector:
         A site whose brokers cannot be reached does not hold the others up: it shows as
         disconnected and is retried with capped backoff.
         """
-        self._sink = await asyncio.to_thread(self._open_sink)
-        stored = await asyncio.to_thread(self._sink.load_offsets)
-        for site in self.sites:
-            self._status[site].committed = dict(stored.get(site, {}))
-            self._tasks.append(asyncio.create_task(self._follow(site), name=f"follow {site}"))
-            self._tasks.append(asyncio.create_task(self._probe(site), name=f"probe {site}"))
+        self._sink = await asyncio.to_thread(PostgresSink.connect, self.dsn, self.schema)
+        await asyncio.to_thread(self._sink.create_tables)
+        await self._load()
         self._tasks.append(asyncio.create_task(self._apply(), name="apply"))
 
-    def _open_sink(self) -> PostgresSink:
-        sink = PostgresSink.connect(self.dsn, self.schema)
-        sink.create_tables()
-        self._state = ProjectionState.from_rows(sink.load_registers())
-        return sink
+    async def _load(self) -> None:
+        """Load the projection (registers, offsets, generation) and follow every site from it."""
+        assert self._sink is not None
+        sink = self._sink
+        registers, stored, _ = await asyncio.to_thread(
+            lambda: (sink.load_registers(), sink.load_offsets(), sink.load_generation())
+        )
+        self._state = ProjectionState.from_rows(registers)
+        for site in self.sites:
+            self._status[site].committed = dict(stored.get(site, {}))
+            self._site_tasks.append(asyncio.create_task(self._follow(site), name=f"follow {site}"))
+            self._site_tasks.append(asyncio.create_task(self._probe(site), name=f"probe {site}"))
+
+    async def _reload(self) -> None:
+        """The projection was replaced under us (``sitelog replay --swap``): start over from it."""
+        log.warning("projection %s was replaced: loading it back", self.schema)
+        await self._stop_sites()
+        while not self._queue.empty():  # batches read from the old projection's offsets
+            self._queue.get_nowait()
+        await self._load()
 
     async def _follow(self, site: str) -> None:
         """Read one site for as long as the projector runs, reconnecting when it goes away."""
@@ -211,7 +225,11 @@ class Projector:
                     batches.append(self._queue.get_nowait())
                     count += len(batches[-1].events)
                 changes = self._fold(batches)
-                await asyncio.to_thread(self._sink.write, changes)
+                try:
+                    await asyncio.to_thread(self._sink.write, changes)
+                except ProjectionReplacedError:
+                    await self._reload()
+                    continue
                 for batch in batches:
                     status = self._status[batch.site]
                     status.committed[batch.partition] = batch.next_offset
@@ -289,14 +307,21 @@ class Projector:
                 await asyncio.wait_for(self._progress.wait(), min(remaining, 1.0))
         return True
 
+    async def _stop_sites(self) -> None:
+        for task in self._site_tasks:
+            task.cancel()
+        await asyncio.gather(*self._site_tasks, return_exceptions=True)
+        self._site_tasks.clear()
+        for reader in self._readers.values():  # the follow tasks stop theirs as they end
+            await reader.stop()
+        self._readers.clear()
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        for reader in self._readers.values():  # the follow tasks stop theirs as they end
-            await reader.stop()
-        self._readers.clear()
+        await self._stop_sites()
         for status in self._status.values():
             if status.state != "failed":
                 status.state = "stopped"

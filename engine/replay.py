@@ -207,6 +207,21 @@ async def _apply(
     await asyncio.to_thread(sink.write, changes)
 
 
+def swap(dsn: str, live: str, rebuilt: str) -> int:
+    """Replace projection ``live`` (created if it was lost) by ``rebuilt``, which is dropped.
+
+    Returns the live projection's new generation.
+    """
+    sink = PostgresSink.connect(dsn, live)
+    try:
+        sink.create_tables()
+        generation = sink.replace_with(rebuilt)
+    finally:
+        sink.close()
+    drop_schema(dsn, rebuilt)
+    return generation
+
+
 def live_snapshot(dsn: str, schema: str) -> tuple[Offsets, dict[str, list[tuple[Any, ...]]]]:
     """The live projection's committed offsets and digested rows, from one snapshot."""
     sink = PostgresSink.connect(dsn, schema)

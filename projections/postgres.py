@@ -2,8 +2,13 @@
 
 ``write`` applies a batch's ``Changes`` and the consumed offsets in ONE transaction
 (effectively-once: after a crash the projection and its offsets agree, and reading
-resumes exactly after the last committed batch). Rows go by binary COPY into
-temporary staging tables, then one statement per table merges them:
+resumes exactly after the last committed batch). A projection can be replaced whole,
+while its writer runs, by one rebuilt from the logs (``replace_with``): each schema
+has a generation number that every write checks under a shared advisory lock, which
+the replacement takes exclusively, so a writer never mixes its old state into the new
+projection; it gets :class:`ProjectionReplacedError` and loads the new one back.
+
+Rows go by binary COPY into temporary staging tables, then one statement per table merges them:
 registers ``ON CONFLICT DO UPDATE`` (the fold already chose the winning row),
 appended rows ``ON CONFLICT DO NOTHING`` (a duplicate event adds nothing), and the
 perfdata rollups grow by the points a batch really inserted.
@@ -18,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from projections.digest import digest
+from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
 from projections.rollups import BUCKET
 from projections.rows import ROW_TYPES
@@ -43,6 +49,10 @@ _COPY_TYPES = {
 }
 
 
+#: The one-row table holding the projection's generation, bumped by ``replace_with``.
+_GENERATION = "generation"
+
+
 def _columns(table: Table) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
 
@@ -54,6 +64,8 @@ class PostgresSink:
         self.conn = conn
         self.schema = schema
         self._staged = False
+        #: The generation this sink's caller loaded; writes are refused once it changed.
+        self.generation: int | None = None
 
     @classmethod
     def connect(cls, dsn: str, schema: str = "sitelog") -> PostgresSink:
@@ -66,14 +78,14 @@ class PostgresSink:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
 
     def _complete(self, cur: psycopg.Cursor[Any]) -> bool:
-        names = [f"{self.schema}.{t.name}" for t in TABLES]
+        names = [f"{self.schema}.{name}" for name in (*(t.name for t in TABLES), _GENERATION)]
         cur.execute(
             "SELECT count(*) FROM unnest(%s::text[]) AS n WHERE to_regclass(quote_ident(%s) "
             "|| '.' || quote_ident(split_part(n, '.', 2))) IS NOT NULL",
             (names, self.schema),
         )
         row = cur.fetchone()
-        return row is not None and row[0] == len(TABLES)
+        return row is not None and row[0] == len(TABLES) + 1
 
     def create_tables(self) -> None:
         """Create the schema and its tables if missing (idempotent).
@@ -115,6 +127,17 @@ class PostgresSink:
                         )
                     )
             cur.execute(asof_functions(self.schema))
+            generation = sql.SQL("{}.{}").format(
+                sql.Identifier(self.schema), sql.Identifier(_GENERATION)
+            )
+            cur.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} (value bigint NOT NULL)").format(generation)
+            )
+            cur.execute(
+                sql.SQL("INSERT INTO {0} SELECT 0 WHERE NOT EXISTS (SELECT FROM {0})").format(
+                    generation
+                )
+            )
 
     def _stage(self, cur: psycopg.Cursor[Any]) -> None:
         # Temporary tables live as long as the connection; ON COMMIT DELETE ROWS empties
@@ -157,9 +180,42 @@ class PostgresSink:
                 offsets.setdefault(site, {})[partition] = next_offset
         return offsets
 
-    def write(self, changes: Changes) -> None:
-        """Apply one batch (offsets and dead letters included) in one transaction."""
+    def load_generation(self) -> int:
+        """Read the projection's generation; later writes check that it has not changed."""
         with self.conn.transaction(), self.conn.cursor() as cur:
+            self.generation = self._generation(cur)
+        return self.generation
+
+    def _generation(self, cur: psycopg.Cursor[Any]) -> int:
+        cur.execute(
+            sql.SQL("SELECT value FROM {}.{}").format(
+                sql.Identifier(self.schema), sql.Identifier(_GENERATION)
+            )
+        )
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def _lock(self, cur: psycopg.Cursor[Any], *, exclusive: bool) -> None:
+        """Writers share the projection's lock; replacing it takes the lock alone."""
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        cur.execute(
+            sql.SQL("SELECT {}(hashtext(%s))").format(sql.Identifier(function)),
+            (f"sitelog projection {self.schema}",),
+        )
+
+    def write(self, changes: Changes) -> None:
+        """Apply one batch (offsets and dead letters included) in one transaction.
+
+        When the caller loaded a generation, the write is refused with
+        ProjectionReplacedError if the projection was replaced since.
+        """
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if self.generation is not None:
+                self._lock(cur, exclusive=False)
+                if self._generation(cur) != self.generation:
+                    raise ProjectionReplacedError(
+                        f"projection {self.schema} was replaced since it was loaded"
+                    )
             self._stage(cur)
             for table in TABLES:
                 if table.kind == "register":
@@ -277,3 +333,31 @@ class PostgresSink:
 
     def digest(self, sites: Collection[str] | None = None) -> str:
         return digest(self.read_rows(sites), sites)
+
+    def replace_with(self, source: str) -> int:
+        """Make this projection a copy of schema ``source``, atomically; returns the generation.
+
+        One transaction empties every table and copies the source's rows and offsets
+        in, then bumps the generation: readers see the old projection or the new one,
+        never a mix, and a running writer's next batch is refused (it reloads).
+        """
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._lock(cur, exclusive=True)
+            for table in TABLES:
+                cur.execute(sql.SQL("TRUNCATE {}").format(self._table(table)))
+                cur.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}.{}").format(
+                        self._table(table),
+                        _columns(table),
+                        _columns(table),
+                        sql.Identifier(source),
+                        sql.Identifier(table.name),
+                    )
+                )
+            cur.execute(
+                sql.SQL("UPDATE {}.{} SET value = value + 1 RETURNING value").format(
+                    sql.Identifier(self.schema), sql.Identifier(_GENERATION)
+                )
+            )
+            row = cur.fetchone()
+        return int(row[0]) if row else 0

@@ -8,6 +8,7 @@ the node's TOML file, as an administrator would run it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,9 +23,13 @@ from engine.config import NodeConfig
 from engine.embedded import EmbeddedBroker
 from engine.kafka import KafkaSettings
 from engine.node import Node
+from engine.replay import drop_schema
 from engine.site_log import SiteLogWriter
 from engine.site_log_reader import read_log_offsets
+from projections.errors import ProjectionReplacedError
 from projections.postgres import PostgresSink
+from projections.rows import OffsetRow
+from projections.state import Changes
 from schemas.types import now_us
 from tests.cli import sitelog
 
@@ -176,3 +181,109 @@ def test_replay_refuses_the_live_schema_and_an_existing_target(
     bad_time = sitelog("replay", "--config", str(toml), "--until", "yesterday")
     assert bad_time.returncode == 2 and "--until 'yesterday'" in bad_time.stderr
     assert "Traceback" not in live.stderr + taken.stderr + bad_time.stderr
+
+
+def _central(bootstrap: str, dsn: str) -> NodeConfig:
+    return NodeConfig(
+        name="central-1",
+        role="central",
+        site="central",
+        dsn=dsn,
+        schema=f"c_{uuid.uuid4().hex[:8]}",
+        listen="127.0.0.1:0",
+        sites={s: KafkaSettings(bootstrap, connect_timeout=5.0) for s in ("central", "paris")},
+    )
+
+
+def _paris_digest(config: NodeConfig) -> str:
+    sink = PostgresSink.connect(config.dsn, config.schema)
+    try:
+        return sink.digest(["paris"])
+    finally:
+        sink.close()
+
+
+def test_a_lost_database_is_rebuilt_with_swap_and_agrees_with_central(
+    broker: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    paris, central = _config(broker, pg_dsn), _central(broker, pg_dsn)
+    toml = _toml(paris, tmp_path / "node.toml")
+
+    async def scenario() -> tuple[str, str, str]:
+        await _append(broker, 800, start=now_us() - 3_600_000_000, seed=4)
+        async with _node(central) as central_node:
+            async with Node(paris) as paris_node:
+                await _projected(paris_node, broker)
+            before = _paris_digest(paris)
+            drop_schema(paris.dsn, paris.schema)  # the remote server's database is lost
+            done = await asyncio.to_thread(
+                sitelog, "replay", "--config", str(toml), "--swap", timeout=120
+            )
+            assert done.returncode == 0, done.stderr
+            async with _node(paris) as paris_node:
+                await _projected(paris_node, broker)
+                await _projected(central_node, broker)
+                return before, _paris_digest(paris), _paris_digest(central)
+
+    before, rebuilt, at_central = asyncio.run(scenario())
+    assert rebuilt == at_central == before
+
+
+def test_swap_under_a_running_node_repairs_it_and_the_node_carries_on(
+    broker: str, pg_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paris, central = _config(broker, pg_dsn), _central(broker, pg_dsn)
+    toml = _toml(paris, tmp_path / "node.toml")
+
+    async def scenario() -> tuple[str, str]:
+        await _append(broker, 500, start=now_us() - 3_600_000_000, seed=5)
+        async with _node(central) as central_node, _node(paris) as paris_node:
+            await _projected(paris_node, broker)
+            with psycopg.connect(paris.dsn) as conn:  # a projection damaged behind its node
+                conn.execute(
+                    sql.SQL("DELETE FROM {}.states WHERE host_name LIKE 'paris-host-000%%'").format(
+                        sql.Identifier(paris.schema)
+                    )
+                )
+            done = await asyncio.to_thread(
+                sitelog, "replay", "--config", str(toml), "--swap", timeout=120
+            )
+            assert done.returncode == 0, done.stderr
+            assert "replaced the live projection" in done.stderr
+            # New results after the swap: the node's next write finds the projection
+            # replaced, loads it back and goes on from the rebuilt offsets.
+            await _append(broker, 300, start=now_us(), seed=6)
+            await _projected(paris_node, broker)
+            await _projected(central_node, broker)
+            return _paris_digest(paris), _paris_digest(central)
+
+    with caplog.at_level(logging.WARNING, logger="engine.projector"):
+        repaired, at_central = asyncio.run(scenario())
+    assert repaired == at_central
+    assert any("was replaced: loading it back" in r.getMessage() for r in caplog.records)
+
+
+def test_a_write_after_a_replacement_is_refused_whole(pg_dsn: str) -> None:
+    live, source = f"w_{uuid.uuid4().hex[:8]}", f"w_{uuid.uuid4().hex[:8]}"
+    writer, other = PostgresSink.connect(pg_dsn, live), PostgresSink.connect(pg_dsn, source)
+    try:
+        writer.create_tables()
+        other.create_tables()
+        assert writer.load_generation() == 0
+        changes = Changes()
+        changes.put("offsets", ("paris", 0), OffsetRow("paris", 0, 7, None))
+        writer.write(changes)
+        replacer = PostgresSink.connect(pg_dsn, live)
+        assert replacer.replace_with(source) == 1
+        replacer.close()
+        with pytest.raises(ProjectionReplacedError):
+            writer.write(changes)
+        assert writer.load_offsets() == {}  # the source's (empty) offsets, nothing refused
+        assert writer.load_generation() == 1
+        writer.write(changes)
+        assert writer.load_offsets() == {"paris": {0: 7}}
+    finally:
+        writer.close()
+        other.close()
+        drop_schema(pg_dsn, live)
+        drop_schema(pg_dsn, source)

@@ -5,6 +5,9 @@ starts (or ``--from``) up to the log ends as they are when it starts, into a fre
 schema beside the live one (``--into``, default ``<schema>_rebuild``), with a
 progress bar per site; the node may keep running meanwhile.
 
+``--swap`` then replaces the live projection with the rebuilt one, offsets included,
+in one transaction (a lost database is created anew); a running node notices at its
+next write and carries on from the rebuilt offsets.
 ``--until TIME`` keeps the events that happened before TIME (their event time): the
 state as it was at that instant, for a post-mortem, in ``<schema>_at_<TIME>``.
 ``--verify`` rebuilds up to the live projection's own offsets and compares the two:
@@ -33,6 +36,7 @@ from engine.replay import (
     prepare_target,
     read_rows,
     rebuild,
+    swap,
 )
 from engine.times import format_time, parse_time
 from projections.digest import digest
@@ -61,6 +65,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--verify", action="store_true", help="compare a rebuild with the live projection"
     )
+    parser.add_argument(
+        "--swap", action="store_true", help="replace the live projection with the rebuild"
+    )
     parser.add_argument("--force", action="store_true", help="drop the target schema if it exists")
     parser.add_argument(
         "--keep", action="store_true", help="with --verify: keep the rebuilt schema"
@@ -70,8 +77,10 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = node_config.load(args.config)
-    if args.verify and (args.until or args.start):
-        raise ConfigError("--verify compares whole projections: it takes no --from or --until")
+    if (args.verify or args.swap) and (args.until or args.start):
+        raise ConfigError("--verify and --swap take whole projections: no --from or --until")
+    if args.verify and args.swap:
+        raise ConfigError("choose one of --verify and --swap")
     return asyncio.run(_verify(args, config) if args.verify else _rebuild(args, config))
 
 
@@ -111,10 +120,18 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
         f"rebuilt {target} from {stats.total} records in {elapsed:.1f}s ({rate:,.0f} records/s)",
         file=sys.stderr,
     )
+    if args.swap:
+        generation = await asyncio.to_thread(swap, config.dsn, config.schema, target)
+        print(
+            f"replaced the live projection {config.schema} with it (generation {generation})",
+            file=sys.stderr,
+        )
     return 0
 
 
 def _default_target(args: argparse.Namespace, config: NodeConfig) -> str:
+    if args.swap:
+        return f"{config.schema}_swap"
     if args.until is None:
         return f"{config.schema}_rebuild"
     stamp = format_time(parse_time(args.until, option="--until"))
