@@ -16,7 +16,8 @@ perfdata rollups grow by the points a batch really inserted.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -26,9 +27,10 @@ from projections.digest import digest
 from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
 from projections.rollups import BUCKET
-from projections.rows import ROW_TYPES
+from projections.rows import ROW_TYPES, DeadLetterRow
 from projections.state import Changes
 from projections.tables import (
+    DEAD_LETTERS,
     OFFSETS,
     PERFDATA_POINTS,
     PERFDATA_ROLLUPS,
@@ -334,6 +336,46 @@ class PostgresSink:
     def digest(self, sites: Collection[str] | None = None) -> str:
         return digest(self.read_rows(sites), sites)
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One transaction holding the projection alone: writers wait until it ends.
+
+        Whoever changes the projection outside its writer (re-processed dead letters)
+        does it in here and bumps the generation, so the writer loads it back.
+        """
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._lock(cur, exclusive=True)
+            yield
+
+    def bump_generation(self) -> int:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("UPDATE {}.{} SET value = value + 1 RETURNING value").format(
+                    sql.Identifier(self.schema), sql.Identifier(_GENERATION)
+                )
+            )
+            row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def load_dead_letters(self) -> list[DeadLetterRow]:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT {} FROM {} ORDER BY site, partition, record_offset").format(
+                    _columns(DEAD_LETTERS), self._table(DEAD_LETTERS)
+                )
+            )
+            return [DeadLetterRow._make(row) for row in cur]
+
+    def delete_dead_letters(self, keys: Collection[tuple[str, int, int]]) -> None:
+        """Forget the dead letters at (site, partition, offset): they were re-processed."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.executemany(
+                sql.SQL(
+                    "DELETE FROM {} WHERE site = %s AND partition = %s AND record_offset = %s"
+                ).format(self._table(DEAD_LETTERS)),
+                list(keys),
+            )
+
     def replace_with(self, source: str) -> int:
         """Make this projection a copy of schema ``source``, atomically; returns the generation.
 
@@ -354,10 +396,4 @@ class PostgresSink:
                         sql.Identifier(table.name),
                     )
                 )
-            cur.execute(
-                sql.SQL("UPDATE {}.{} SET value = value + 1 RETURNING value").format(
-                    sql.Identifier(self.schema), sql.Identifier(_GENERATION)
-                )
-            )
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+            return self.bump_generation()

@@ -8,18 +8,22 @@ the node's TOML file, as an administrator would run it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from io import BytesIO
 from pathlib import Path
 
 import psycopg
 import pytest
+from fastavro import schemaless_writer
 from psycopg import sql
 
 from engine import simulation
 from engine.config import NodeConfig
+from engine.dead_letters import Retried, retry
 from engine.embedded import EmbeddedBroker
 from engine.kafka import KafkaSettings
 from engine.node import Node
@@ -30,7 +34,12 @@ from projections.errors import ProjectionReplacedError
 from projections.postgres import PostgresSink
 from projections.rows import OffsetRow
 from projections.state import Changes
-from schemas.types import now_us
+from schemas.codec import MAGIC, Codec, event_to_record
+from schemas.event import Event
+from schemas.hlc import HybridLogicalClock
+from schemas.monitoring import ServiceCheckResult
+from schemas.registry import SchemaRegistry, WriterSchema, load_current_schema
+from schemas.types import ServiceState, StateType, now_us
 from tests.cli import sitelog
 
 PARTITIONS = range(4)
@@ -287,3 +296,75 @@ def test_a_write_after_a_replacement_is_refused_whole(pg_dsn: str) -> None:
         other.close()
         drop_schema(pg_dsn, live)
         drop_schema(pg_dsn, source)
+
+
+def _future_schema() -> WriterSchema:
+    """The current schema as a newer sitelog might write it: one more field, with a default."""
+    schema = copy.deepcopy(load_current_schema())
+    payload = next(f for f in schema["fields"] if f["name"] == "payload")
+    result = next(
+        b for b in payload["type"] if isinstance(b, dict) and b["name"] == "ServiceCheckResult"
+    )
+    result["fields"].append({"name": "check_source", "type": "string", "default": ""})
+    return WriterSchema.from_json(schema)
+
+
+def _future_record(future: WriterSchema) -> tuple[bytes, bytes]:
+    payload = ServiceCheckResult(
+        host_name="paris-future",
+        service_description="HTTP",
+        state=ServiceState.CRITICAL,
+        state_type=StateType.HARD,
+        attempt=1,
+        max_attempts=1,
+        output="written by a newer sitelog",
+        check_time=now_us(),
+    )
+    event = Event.create(payload, site="paris", origin="poller-next", clock=HybridLogicalClock())
+    record = event_to_record(event)
+    record["payload"][1]["check_source"] = "agent"
+    body = BytesIO()
+    schemaless_writer(body, future.parsed, record)
+    return event.key.encode(), MAGIC + future.fingerprint + body.getvalue()
+
+
+def test_dead_letters_are_listed_and_an_upgrade_reprocesses_them_under_a_running_node(
+    broker: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    paris = _config(broker, pg_dsn)
+    toml = _toml(paris, tmp_path / "node.toml")
+    future = _future_schema()
+
+    async def scenario() -> tuple[str, int, Retried, str]:
+        await _append(broker, 200, start=now_us() - 3_600_000_000, seed=7)
+        async with SiteLogWriter("paris", KafkaSettings(broker)) as writer:
+            key, value = _future_record(future)
+            await writer.acknowledged([await writer.send_raw(key, value)])
+            await writer.acknowledged([await writer.send_raw(b"paris-x", b"not avro at all")])
+        async with _node(paris) as node:
+            await _projected(node, broker)
+            listed = await asyncio.to_thread(sitelog, "dead-letters", "--config", str(toml))
+            upgraded = Codec(SchemaRegistry.default())
+            upgraded.registry.register(future)
+            result = await asyncio.to_thread(
+                retry, paris.dsn, paris.schema, codec=upgraded, accept=None
+            )
+            await _append(broker, 100, start=now_us(), seed=8)  # the node carries on
+            await _projected(node, broker)
+            with psycopg.connect(paris.dsn) as conn:
+                row = conn.execute(
+                    sql.SQL("SELECT output FROM {}.states WHERE host_name = 'paris-future'").format(
+                        sql.Identifier(paris.schema)
+                    )
+                ).fetchone()
+            left = await asyncio.to_thread(sitelog, "dead-letters", "--config", str(toml))
+        return listed.stdout, listed.returncode, result, f"{row[0] if row else None}|{left.stdout}"
+
+    listed, status, result, after = asyncio.run(scenario())
+    assert status == 1 and "2 dead letters" in listed
+    assert "unknown-fingerprint" in listed and "bad-magic" in listed
+    assert len(result.reprocessed) == 1 and result.reprocessed[0].reason == "unknown-fingerprint"
+    assert [letter.reason for letter, _ in result.still_dead] == ["bad-magic"]
+    output, left = after.split("|", 1)
+    assert output == "written by a newer sitelog"
+    assert "1 dead letters" in left and "bad-magic" in left
