@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import api, producer, projection, site_log
+from benchmarks import api, producer, projection, replay, site_log
 from benchmarks.harness import Result
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
@@ -13,6 +13,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "producer": producer.run,
     "projection": projection.run,
     "api": api.run,
+    "replay": replay.run,
 }
 
 

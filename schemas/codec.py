@@ -19,11 +19,12 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
+from schemas.avro_reader import NulError, compile_reader
 from schemas.avro_writer import compile_writer
 from schemas.errors import DecodeError, InvalidEventError
 from schemas.event import PAYLOAD_TYPES, Event
 from schemas.payload import Payload
-from schemas.registry import SchemaRegistry
+from schemas.registry import SchemaRegistry, WriterSchema
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
@@ -163,6 +164,10 @@ class Codec:
         self.registry = registry or SchemaRegistry.default()
         self._current = self.registry.current
         self._header = MAGIC + self._current.fingerprint
+        self._read = compile_reader(
+            self._current.parsed,
+            {cls.AVRO_NAME: cls for cls in PAYLOAD_TYPES} | {"sitelog.Event": Event},
+        )
         self._write = compile_writer(
             self._current.parsed,
             {cls.AVRO_NAME: cls for cls in PAYLOAD_TYPES} | {"sitelog.Event": Event},
@@ -200,6 +205,24 @@ class Codec:
             raise DecodeError(
                 "unknown-fingerprint", f"no known schema has fingerprint {fingerprint.hex()}"
             )
+        if writer is self._current:
+            return self._decode_current(data)
+        return self.decode_with_fastavro(data, writer)
+
+    def _decode_current(self, data: bytes) -> Event:
+        try:
+            event, end = self._read(data, HEADER_SIZE)
+        except NulError as exc:
+            raise DecodeError("bad-value", f"field {exc.path!r} contains a NUL character") from None
+        except Exception as exc:  # a corrupt body fails in many ways
+            raise DecodeError("bad-body", f"{type(exc).__name__}: {exc}") from None
+        if end != len(data):
+            raise DecodeError("bad-body", f"{len(data) - end} trailing bytes after the record")
+        return event  # type: ignore[no-any-return]
+
+    def decode_with_fastavro(self, data: bytes, writer: WriterSchema | None = None) -> Event:
+        """``decode`` through fastavro, resolving ``writer``'s records to the current schema."""
+        writer = writer or self._current
         reader = None if writer is self._current else self._current.parsed
         buf = BytesIO(data)
         buf.seek(HEADER_SIZE)

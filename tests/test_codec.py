@@ -189,3 +189,13 @@ def test_a_nul_character_is_refused_on_encode_and_a_dead_letter_on_decode(
     with pytest.raises(DecodeError) as err:
         CODEC.decode(MAGIC + CODEC.fingerprint + body.getvalue())
     assert err.value.reason == "bad-value"
+
+
+@pytest.mark.parametrize("cls", PAYLOAD_TYPES, ids=lambda c: c.__name__)
+@given(data=st.data())
+@settings(max_examples=40)
+def test_the_compiled_reader_reads_what_fastavro_reads(
+    cls: type[Payload], data: st.DataObject
+) -> None:
+    encoded = CODEC.encode(data.draw(events_of(cls)))
+    assert CODEC.decode(encoded) == CODEC.decode_with_fastavro(encoded)
