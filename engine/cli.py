@@ -13,8 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from engine.commands import (
+    dead_letters,
     demo,
     ingest,
+    log,
     node,
     pool,
     pool_member,
@@ -44,8 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="more logging on stderr (-vv for the Kafka client too)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    dead_letters.register(commands)
     demo.register(commands)
     ingest.register(commands)
+    log.register(commands)
     node.register(commands)
     pool.register(commands)
     pool_member.register(commands)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from engine.errors import ConfigError
 from schemas.types import MICROS_PER_SECOND
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def is_number(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts ``²``, which ``int`` refuses)."""
+    return _DIGITS.fullmatch(text.strip()) is not None
+
 
 def parse_time(text: str, *, option: str = "time") -> int:
     """Microseconds since the epoch from ``2026-12-01T10:00:00Z`` (naive is UTC) or digits."""
     value = text.strip()
-    if value.isdigit():
+    if is_number(value):
         return int(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

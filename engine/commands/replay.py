@@ -38,7 +38,7 @@ from engine.replay import (
     rebuild,
     swap,
 )
-from engine.times import format_time, parse_time
+from engine.times import format_time, is_number, parse_time
 from projections.digest import digest
 from schemas.event import Event
 
@@ -88,7 +88,7 @@ def _filters(args: argparse.Namespace, config: NodeConfig) -> tuple[int | None, 
     """(start offset, accept): what --from and --until keep, on top of the node's subset."""
     offset = since = until = None
     if args.start is not None:
-        if args.start.isdigit():  # an offset; a time is ISO 8601
+        if is_number(args.start):  # an offset; a time is ISO 8601
             offset = int(args.start)
         else:
             since = parse_time(args.start, option="--from")
