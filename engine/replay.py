@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +26,14 @@ import psycopg
 from psycopg import sql
 
 from engine.config import NodeConfig
-from engine.errors import ConfigError
+from engine.errors import ConfigError, SiteLogError
 from engine.kafka import KafkaSettings
 from engine.projector import fold_batch
 from engine.site_log import ReadBatch
 from engine.site_log_reader import SiteLogReader
 from projections.digest import canonical
 from projections.postgres import PostgresSink
+from projections.postgres_bulk import BulkSink
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
 from projections.tables import TABLES
@@ -44,6 +46,8 @@ Offsets = dict[str, dict[int, int]]
 Progress = Callable[[str, int, int], None]  # site, records done, records to do
 
 _BATCH_EVENTS = 20_000
+#: Seconds without a record before a partition short of its end offset is an error.
+STALL_TIMEOUT = 30.0
 
 
 @dataclass
@@ -122,8 +126,8 @@ async def rebuild(
     return stats
 
 
-def _fresh_sink(dsn: str, schema: str) -> PostgresSink:
-    sink = PostgresSink.connect(dsn, schema)
+def _fresh_sink(dsn: str, schema: str) -> BulkSink:
+    sink = BulkSink(psycopg.connect(dsn, autocommit=False), schema)
     sink.create_tables()
     return sink
 
@@ -140,13 +144,26 @@ async def _read(
         if any(ends[p] > starts.get(p, 0) for p in ends):
             async with SiteLogReader(site, settings, create_topic=False) as reader:
                 await reader.assign(dict(starts))
+                quiet_since = time.monotonic()
                 while any(reader.positions[p] < end for p, end in ends.items()):
-                    for batch in await reader.read(timeout=1.0):
+                    batches = await reader.read(timeout=1.0)
+                    if batches:
+                        quiet_since = time.monotonic()
+                    elif time.monotonic() - quiet_since > STALL_TIMEOUT:
+                        raise SiteLogError(_stalled(site, reader.positions, ends))
+                    for batch in batches:
                         cut = _cut(batch, ends[batch.partition])
                         if cut is not None:
                             await queue.put(cut)
     finally:
         await queue.put(None)
+
+
+def _stalled(site: str, positions: Mapping[int, int], ends: Mapping[int, int]) -> str:
+    behind = ", ".join(
+        f"partition {p} at {positions[p]} of {end}" for p, end in ends.items() if positions[p] < end
+    )
+    return f"site {site}: no record came for {STALL_TIMEOUT:g}s before the end ({behind})"
 
 
 def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:
@@ -163,7 +180,7 @@ def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:
 
 
 async def _apply(
-    sink: PostgresSink,
+    sink: BulkSink,
     queue: asyncio.Queue[ReadBatch | None],
     readers: int,
     starts: Offsets,
@@ -180,6 +197,9 @@ async def _apply(
     }
     last_time: dict[str, int | None] = {site: None for site in ends}
     changes, pending = Changes(), 0
+    # One write in flight while the next batches are folded: PostgreSQL works on one core
+    # while this process decodes and folds on the other.
+    writing: asyncio.Task[None] | None = None
     while readers:
         batch = await queue.get()
         if batch is None:
@@ -187,24 +207,30 @@ async def _apply(
         else:
             when = fold_batch(state, batch, changes, accept)
             last_time[batch.site] = when if when is not None else last_time[batch.site]
-            site = batch.site
             read = len(batch.events) + len(batch.dead_letters)
-            done[site] += read
-            stats.records[site] = stats.records.get(site, 0) + read
-            stats.dead_letters[site] = stats.dead_letters.get(site, 0) + len(batch.dead_letters)
+            done[batch.site] += read
+            stats.records[batch.site] = stats.records.get(batch.site, 0) + read
+            stats.dead_letters[batch.site] = stats.dead_letters.get(batch.site, 0) + len(
+                batch.dead_letters
+            )
             pending += len(batch.events)
         if pending >= _BATCH_EVENTS or (batch is None and not readers):
-            await asyncio.to_thread(sink.write, changes)
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(asyncio.to_thread(sink.write, changes))
             changes, pending = Changes(), 0
             if progress is not None:
                 for site in ends:
                     progress(site, done[site], todo[site])
+    if writing is not None:
+        await writing
     # Every partition's end offset, read or not: the rebuilt projection resumes from there.
     for site, partitions in ends.items():
         for partition, end in partitions.items():
             row = OffsetRow(site, partition, end, last_time[site])
             changes.put("offsets", (site, partition), row)
     await asyncio.to_thread(sink.write, changes)
+    await asyncio.to_thread(sink.finish)
 
 
 def swap(dsn: str, live: str, rebuilt: str) -> int:

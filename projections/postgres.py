@@ -55,7 +55,7 @@ _COPY_TYPES = {
 _GENERATION = "generation"
 
 
-def _columns(table: Table) -> sql.Composable:
+def column_list(table: Table) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
 
 
@@ -165,7 +165,7 @@ class PostgresSink:
             for table in TABLES:
                 if table.kind == "register" and table is not OFFSETS:
                     cur.execute(
-                        sql.SQL("SELECT {} FROM {}").format(_columns(table), self._table(table))
+                        sql.SQL("SELECT {} FROM {}").format(column_list(table), self._table(table))
                     )
                     row_type = ROW_TYPES[table.name]
                     out[table.name] = [row_type._make(r) for r in cur]  # type: ignore[attr-defined]
@@ -236,7 +236,7 @@ class PostgresSink:
 
     def _copy(self, cur: psycopg.Cursor[Any], table: Table, rows: Any) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
-        columns = _columns(table)
+        columns = column_list(table)
         types = [_COPY_TYPES[c.sql_type] for c in table.columns]
         if table is PERFDATA_POINTS:
             columns = sql.SQL("{}, value_text").format(columns)
@@ -264,7 +264,7 @@ class PostgresSink:
             )
         cur.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) {}").format(
-                self._table(table), _columns(table), _columns(table), stage, keys, action
+                self._table(table), column_list(table), column_list(table), stage, keys, action
             )
         )
 
@@ -296,7 +296,7 @@ class PostgresSink:
                 min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max)
         """).format(
                 points=self._table(PERFDATA_POINTS),
-                columns=_columns(PERFDATA_POINTS),
+                columns=column_list(PERFDATA_POINTS),
                 keys=keys,
                 stage=sql.Identifier(f"stage_{PERFDATA_POINTS.name}"),
                 rollups=self._table(PERFDATA_ROLLUPS),
@@ -312,7 +312,7 @@ class PostgresSink:
                 if not table.digested:
                     continue
                 query: sql.Composed = sql.SQL("SELECT {} FROM {}").format(
-                    _columns(table), self._table(table)
+                    column_list(table), self._table(table)
                 )
                 if sites is not None:
                     query += sql.SQL(" WHERE target_site = ANY(%s)")
@@ -361,7 +361,7 @@ class PostgresSink:
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT {} FROM {} ORDER BY site, partition, record_offset").format(
-                    _columns(DEAD_LETTERS), self._table(DEAD_LETTERS)
+                    column_list(DEAD_LETTERS), self._table(DEAD_LETTERS)
                 )
             )
             return [DeadLetterRow._make(row) for row in cur]
@@ -390,8 +390,8 @@ class PostgresSink:
                 cur.execute(
                     sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}.{}").format(
                         self._table(table),
-                        _columns(table),
-                        _columns(table),
+                        column_list(table),
+                        column_list(table),
                         sql.Identifier(source),
                         sql.Identifier(table.name),
                     )
