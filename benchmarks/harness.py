@@ -16,6 +16,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from engine.embedded import EmbeddedBroker
+from engine.site_log import DEFAULT_PARTITIONS, topic_for
 
 
 @dataclass
@@ -105,3 +106,9 @@ async def raw_consume(
         return count / (loop.time() - started)
     finally:
         await consumer.stop()
+
+
+async def raw_consume_sites(bootstrap_servers: str, sites: list[str], count: int) -> float:
+    """The baseline reader over every partition of the given sites' logs."""
+    partitions = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
+    return await raw_consume(bootstrap_servers, partitions, count)

@@ -12,14 +12,19 @@ import asyncio
 import uuid
 from contextlib import ExitStack
 
-from aiokafka import TopicPartition
-
-from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
+from benchmarks.harness import (
+    Result,
+    alternate,
+    broker,
+    median_rate,
+    note,
+    raw_consume_sites,
+)
 from engine import simulation
 from engine.embedded import EmbeddedPostgres
 from engine.kafka import KafkaSettings
 from engine.projector import Projector
-from engine.site_log import DEFAULT_PARTITIONS, SiteLogWriter, topic_for
+from engine.site_log import SiteLogWriter
 
 EVENTS = 100_000
 ROUNDS = 3
@@ -58,11 +63,6 @@ async def _project(dsn: str, settings: KafkaSettings, sites: list[str]) -> float
         await projector.stop()
 
 
-async def _raw(settings: KafkaSettings, sites: list[str], count: int) -> float:
-    partitions = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
-    return await raw_consume(settings.bootstrap_servers, partitions, count)
-
-
 def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
     with ExitStack() as stack:
         bootstrap = stack.enter_context(broker())
@@ -78,7 +78,7 @@ def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
         ours, raw = alternate(
             rounds,
             lambda _: asyncio.run(_project(dsn, settings, topic_sites)),
-            lambda _: asyncio.run(_raw(settings, topic_sites, events)),
+            lambda _: asyncio.run(raw_consume_sites(bootstrap, topic_sites, events)),
         )
     return [
         Result(

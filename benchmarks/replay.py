@@ -17,15 +17,19 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from aiokafka import TopicPartition
-
-from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
+from benchmarks.harness import (
+    Result,
+    alternate,
+    broker,
+    median_rate,
+    note,
+    raw_consume_sites,
+)
 from engine import simulation
 from engine.embedded import EmbeddedPostgres
 from engine.kafka import KafkaSettings
 from engine.producer import Producer, SpoolSettings
 from engine.replay import log_bounds, rebuild
-from engine.site_log import DEFAULT_PARTITIONS, topic_for
 
 EVENTS = 1_000_000
 ROUNDS = 1
@@ -65,11 +69,6 @@ async def _rebuild(dsn: str, settings: KafkaSettings, sites: list[str]) -> tuple
     return time.perf_counter() - started, stats.total
 
 
-async def _raw(settings: KafkaSettings, sites: list[str], count: int) -> float:
-    partitions = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
-    return await raw_consume(settings.bootstrap_servers, partitions, count)
-
-
 def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
     with ExitStack() as stack:
         bootstrap = stack.enter_context(broker())
@@ -92,7 +91,7 @@ def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
 
         note(f"replay: {rounds} rounds")
         rebuilt, raw = alternate(
-            rounds, ours, lambda _: asyncio.run(_raw(settings, topic_sites, events))
+            rounds, ours, lambda _: asyncio.run(raw_consume_sites(bootstrap, topic_sites, events))
         )
     return [
         Result(

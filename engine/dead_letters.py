@@ -32,11 +32,8 @@ class Retried:
 
 
 def list_dead_letters(dsn: str, schema: str) -> list[DeadLetterRow]:
-    sink = PostgresSink.connect(dsn, schema)
-    try:
+    with PostgresSink.connect(dsn, schema) as sink:
         return sink.load_dead_letters()
-    finally:
-        sink.close()
 
 
 def retry(
@@ -45,27 +42,23 @@ def retry(
     """Fold every dead letter that ``codec`` now decodes into the projection, and forget it."""
     codec = codec or Codec()
     result = Retried()
-    sink = PostgresSink.connect(dsn, schema)
-    try:
-        with sink.exclusive():
-            letters = sink.load_dead_letters()
-            state = ProjectionState.from_rows(sink.load_registers())
-            changes = Changes()
-            for letter in letters:
-                try:
-                    event = codec.decode(letter.record_value or b"")
-                except DecodeError as err:
-                    result.still_dead.append((letter, f"{err.reason}: {err}"))
-                    continue
-                if accept is None or accept(event):
-                    state.apply(event, changes)
-                result.reprocessed.append(letter)
-            if result.reprocessed:
-                sink.write(changes)
-                sink.delete_dead_letters(
-                    [(r.site, r.partition, r.record_offset) for r in result.reprocessed]
-                )
-                sink.bump_generation()
-    finally:
-        sink.close()
+    with PostgresSink.connect(dsn, schema) as sink, sink.exclusive():
+        letters = sink.load_dead_letters()
+        state = ProjectionState.from_rows(sink.load_registers())
+        changes = Changes()
+        for letter in letters:
+            try:
+                event = codec.decode(letter.record_value or b"")
+            except DecodeError as err:
+                result.still_dead.append((letter, f"{err.reason}: {err}"))
+                continue
+            if accept is None or accept(event):
+                state.apply(event, changes)
+            result.reprocessed.append(letter)
+        if result.reprocessed:
+            sink.write(changes)
+            sink.delete_dead_letters(
+                [(r.site, r.partition, r.record_offset) for r in result.reprocessed]
+            )
+            sink.bump_generation()
     return result

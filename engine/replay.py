@@ -238,37 +238,28 @@ def swap(dsn: str, live: str, rebuilt: str) -> int:
 
     Returns the live projection's new generation.
     """
-    sink = PostgresSink.connect(dsn, live)
-    try:
+    with PostgresSink.connect(dsn, live) as sink:
         sink.create_tables()
         generation = sink.replace_with(rebuilt)
-    finally:
-        sink.close()
     drop_schema(dsn, rebuilt)
     return generation
 
 
 def live_snapshot(dsn: str, schema: str) -> tuple[Offsets, dict[str, list[tuple[Any, ...]]]]:
     """The live projection's committed offsets and digested rows, from one snapshot."""
-    sink = PostgresSink.connect(dsn, schema)
-    try:
+    with PostgresSink.connect(dsn, schema) as sink:
         # One REPEATABLE READ transaction: rows and offsets of the same commit, even while
         # the node keeps writing.
         sink.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with sink.conn.transaction():
             offsets = sink.load_offsets()
             rows = sink.read_rows()
-    finally:
-        sink.close()
     return offsets, rows
 
 
 def read_rows(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
-    sink = PostgresSink.connect(dsn, schema)
-    try:
+    with PostgresSink.connect(dsn, schema) as sink:
         return sink.read_rows()
-    finally:
-        sink.close()
 
 
 def compare(

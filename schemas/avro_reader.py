@@ -21,6 +21,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from schemas.avro_codegen import SourceBuilder
 from schemas.errors import SchemaError
 
 Read = Callable[[bytes, int], tuple[Any, int]]
@@ -71,23 +72,18 @@ _VARINT = (
 )
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Writes the source of one function per record; fields are read in schema order."""
 
     def __init__(self, classes: Mapping[str, type]) -> None:
-        self.classes = classes
-        self.named: dict[str, Any] = {}
-        self.constants: dict[str, Any] = {
-            "read_long": read_long,
-            "_nul": _nul,
-            "_unpack_double": struct.Struct("<d").unpack_from,
-        }
-        self.functions: dict[str, list[str]] = {}
-
-    def constant(self, value: Any) -> str:
-        name = f"_c{len(self.constants)}"
-        self.constants[name] = value
-        return name
+        super().__init__(
+            classes,
+            {
+                "read_long": read_long,
+                "_nul": _nul,
+                "_unpack_double": struct.Struct("<d").unpack_from,
+            },
+        )
 
     def record_function(self, schema: dict[str, Any], path: str) -> str:
         name: str = "read_" + schema["name"].replace(".", "_")
@@ -197,7 +193,7 @@ class _Generator:
         return [
             *lines,
             "if branch < 0: raise ValueError('bad union branch')",
-            f"{target}, pos = READERS[{table}[branch]](data, pos)",
+            f"{target}, pos = FUNCTIONS[{table}[branch]](data, pos)",
         ]
 
 
@@ -205,9 +201,5 @@ def compile_reader(schema: dict[str, Any], classes: Mapping[str, type]) -> Read:
     """The reader of record ``schema`` (fastavro-parsed) into the dataclasses ``classes`` names."""
     generator = _Generator(classes)
     top = generator.record_function(schema, "")
-    source = "\n\n".join("\n".join(lines) for lines in generator.functions.values())
-    namespace: dict[str, Any] = dict(generator.constants)
-    exec(compile(source, "<sitelog avro reader>", "exec"), namespace)
-    namespace["READERS"] = {name: namespace[name] for name in generator.functions}
-    reader: Read = namespace[top]
+    reader: Read = generator.build(top, "<sitelog avro reader>")
     return reader

@@ -7,7 +7,7 @@ reads the event or payload dataclass attributes and appends their Avro encoding 
 bytearray, the way ``dataclasses`` generates ``__init__``. A poller's producer can then
 encode faster than the broker client sends. It writes exactly the bytes fastavro
 writes (a hypothesis property checks it for every event type); decoding stays with
-fastavro. Call :func:`source_of` to read what was generated.
+fastavro. ``schemas.avro_codegen.source_of`` shows what was generated.
 
 Only the Avro types the sitelog schemas use are supported: null, boolean, int, long,
 double, string, fixed, enum, array, record, optional unions and unions of records.
@@ -20,6 +20,7 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from schemas.avro_codegen import SourceBuilder
 from schemas.errors import InvalidEventError, SchemaError
 
 Write = Callable[[bytearray, Any], None]
@@ -56,24 +57,19 @@ def _enum_miss(table: dict[Any, bytes], symbols: dict[str, bytes], value: Any, p
     return tag
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Writes the source of one function per record, each field inlined."""
 
     def __init__(self, classes: Mapping[str, type]) -> None:
-        self.classes = classes
-        self.named: dict[str, Any] = {}
-        self.constants: dict[str, Any] = {
-            "write_long": write_long,
-            "_bad": _bad,
-            "_enum_miss": _enum_miss,
-            "_pack_double": struct.Struct("<d").pack,
-        }
-        self.functions: dict[str, list[str]] = {}
-
-    def constant(self, value: Any) -> str:
-        name = f"_c{len(self.constants)}"
-        self.constants[name] = value
-        return name
+        super().__init__(
+            classes,
+            {
+                "write_long": write_long,
+                "_bad": _bad,
+                "_enum_miss": _enum_miss,
+                "_pack_double": struct.Struct("<d").pack,
+            },
+        )
 
     def record_function(self, schema: dict[str, Any], path: str) -> str:
         """The name of the function writing record ``schema`` (generated on first use)."""
@@ -188,7 +184,7 @@ class _Generator:
             f"{indent}if branch is None:",
             f"{indent}    _bad({path!r}, f'{{type(v).__name__}} is not in the union')",
             f"{indent}out += branch[0]",
-            f"{indent}WRITERS[branch[1]](out, v)",
+            f"{indent}FUNCTIONS[branch[1]](out, v)",
         ]
 
 
@@ -196,15 +192,5 @@ def compile_writer(schema: dict[str, Any], classes: Mapping[str, type]) -> Write
     """The writer of record ``schema`` (fastavro-parsed) for the dataclasses ``classes`` names."""
     generator = _Generator(classes)
     top = generator.record_function(schema, "")
-    source = "\n\n".join("\n".join(lines) for lines in generator.functions.values())
-    namespace: dict[str, Any] = dict(generator.constants)
-    exec(compile(source, "<sitelog avro writer>", "exec"), namespace)
-    namespace["WRITERS"] = {name: namespace[name] for name in generator.functions}
-    writer: Write = namespace[top]
-    writer.__sitelog_source__ = source  # type: ignore[attr-defined]
+    writer: Write = generator.build(top, "<sitelog avro writer>")
     return writer
-
-
-def source_of(writer: Write) -> str:
-    """The generated source of a writer made by :func:`compile_writer`."""
-    return str(writer.__sitelog_source__)  # type: ignore[attr-defined]

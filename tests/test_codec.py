@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import simulation
+from schemas.avro_codegen import source_of
 from schemas.codec import HEADER_SIZE, MAGIC, Codec, event_to_record
 from schemas.errors import DecodeError, InvalidEventError
 from schemas.event import PAYLOAD_TYPES, Event
@@ -199,3 +200,9 @@ def test_the_compiled_reader_reads_what_fastavro_reads(
 ) -> None:
     encoded = CODEC.encode(data.draw(events_of(cls)))
     assert CODEC.decode(encoded) == CODEC.decode_with_fastavro(encoded)
+
+
+def test_the_generated_source_can_be_read() -> None:
+    source = source_of(CODEC._write)
+    assert source.startswith("def write_sitelog_Event(out, record):")
+    assert "def read_sitelog_ServiceCheckResult(data, pos):" in source_of(CODEC._read)

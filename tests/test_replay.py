@@ -106,11 +106,8 @@ async def _node(config: NodeConfig) -> AsyncIterator[Node]:
 
 
 def _digest(dsn: str, schema: str) -> str:
-    sink = PostgresSink.connect(dsn, schema)
-    try:
+    with PostgresSink.connect(dsn, schema) as sink:
         return sink.digest()
-    finally:
-        sink.close()
 
 
 def test_verify_matches_a_healthy_projection_and_names_an_altered_subject(
@@ -205,11 +202,8 @@ def _central(bootstrap: str, dsn: str) -> NodeConfig:
 
 
 def _paris_digest(config: NodeConfig) -> str:
-    sink = PostgresSink.connect(config.dsn, config.schema)
-    try:
+    with PostgresSink.connect(config.dsn, config.schema) as sink:
         return sink.digest(["paris"])
-    finally:
-        sink.close()
 
 
 def test_a_lost_database_is_rebuilt_with_swap_and_agrees_with_central(
