@@ -32,7 +32,7 @@ from engine.projector import fold_batch
 from engine.site_log import ReadBatch
 from engine.site_log_reader import SiteLogReader
 from projections.digest import canonical
-from projections.postgres import PostgresSink
+from projections.postgres import PostgresSink, connect
 from projections.postgres_bulk import BulkSink
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
@@ -75,7 +75,7 @@ async def log_bounds(sites: Mapping[str, KafkaSettings]) -> tuple[Offsets, Offse
 
 
 def schema_exists(dsn: str, schema: str) -> bool:
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         found = conn.execute(
             "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
         ).fetchone()
@@ -83,7 +83,7 @@ def schema_exists(dsn: str, schema: str) -> bool:
 
 
 def drop_schema(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn) as conn:
+    with connect(dsn) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
@@ -127,7 +127,7 @@ async def rebuild(
 
 
 def _fresh_sink(dsn: str, schema: str) -> BulkSink:
-    sink = BulkSink(psycopg.connect(dsn, autocommit=False), schema)
+    sink = BulkSink(connect(dsn), schema)
     sink.create_tables()
     return sink
 

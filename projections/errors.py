@@ -11,3 +11,7 @@ class ProjectionReplacedError(SitelogError):
     The writer's in-memory state and offsets belong to the old projection: it must load
     the new one back before writing again. Nothing of the refused batch was written.
     """
+
+
+class DatabaseUnavailableError(SitelogError):
+    """PostgreSQL could not be reached with the configured DSN (one line: where, and why)."""

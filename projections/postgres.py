@@ -22,9 +22,10 @@ from typing import Any, Self
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from projections.digest import digest
-from projections.errors import ProjectionReplacedError
+from projections.errors import DatabaseUnavailableError, ProjectionReplacedError
 from projections.postgres_asof import asof_functions
 from projections.rollups import BUCKET
 from projections.rows import ROW_TYPES, DeadLetterRow
@@ -55,6 +56,19 @@ _COPY_TYPES = {
 _GENERATION = "generation"
 
 
+def connect(dsn: str) -> psycopg.Connection[Any]:
+    """A connection to ``dsn`` (not in autocommit); DatabaseUnavailableError if it fails."""
+    try:
+        return psycopg.connect(dsn, autocommit=False)
+    except psycopg.OperationalError as exc:
+        where = conninfo_to_dict(dsn)
+        place = (
+            f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
+        )
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailableError(f"PostgreSQL at {place}: {reason}") from None
+
+
 def column_list(table: Table) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
 
@@ -71,7 +85,7 @@ class PostgresSink:
 
     @classmethod
     def connect(cls, dsn: str, schema: str = "sitelog") -> PostgresSink:
-        return cls(psycopg.connect(dsn, autocommit=False), schema)
+        return cls(connect(dsn), schema)
 
     def close(self) -> None:
         self.conn.close()

@@ -362,3 +362,48 @@ def test_dead_letters_are_listed_and_an_upgrade_reprocesses_them_under_a_running
     output, left = after.split("|", 1)
     assert output == "written by a newer sitelog"
     assert "1 dead letters" in left and "bad-magic" in left
+
+
+def test_from_an_offset_or_a_time_keeps_only_what_follows(
+    broker: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    config = _config(broker, pg_dsn)
+    toml = _toml(config, tmp_path / "node.toml")
+    asyncio.run(_append(broker, 300, start=now_us() - 3_600_000_000, seed=9))
+
+    def states(schema: str) -> int:
+        with psycopg.connect(pg_dsn) as conn:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {}.states").format(sql.Identifier(schema))
+            ).fetchone()
+        return int(row[0]) if row else -1
+
+    everything = sitelog("replay", "--config", str(toml), "--into", f"{config.schema}_all")
+    beyond = sitelog(
+        "replay", "--config", str(toml), "--from", "1000000", "--into", f"{config.schema}_o"
+    )
+    future = sitelog(
+        "replay",
+        "--config",
+        str(toml),
+        "--from",
+        "2100-01-01T00:00:00Z",
+        "--into",
+        f"{config.schema}_t",
+    )
+    for done in (everything, beyond, future):
+        assert done.returncode == 0, done.stderr
+    assert states(f"{config.schema}_all") > 0
+    assert "from 0 records" in beyond.stderr and states(f"{config.schema}_o") == 0
+    assert "from 0 records" not in future.stderr and states(f"{config.schema}_t") == 0
+
+
+def test_an_unreachable_database_is_one_line_and_exit_2(broker: str, tmp_path: Path) -> None:
+    config = _config(broker, "postgresql://nobody@127.0.0.1:1/lost")
+    toml = _toml(config, tmp_path / "node.toml")
+    for command in (("replay", "--verify"), ("dead-letters",)):
+        done = sitelog(command[0], "--config", str(toml), *command[1:])
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [
+            done.stderr.strip().splitlines()[0]
+        ] and done.stderr.startswith("sitelog: error: PostgreSQL at 127.0.0.1:1/lost:")
