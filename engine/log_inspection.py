@@ -13,7 +13,6 @@ any broker record timestamps are append times, not the events' own times.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -21,7 +20,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from engine.errors import ConfigError, SiteLogError
+from engine.errors import ConfigError
 from engine.site_log import DeadLetter, PartitionOffsets, ReadBatch
 from engine.site_log_reader import SiteLogReader
 from schemas.event import PAYLOAD_BY_NAME, Event
@@ -156,31 +155,10 @@ async def _read_partition(
     stall_timeout: float,
     poll: float,
 ) -> AsyncIterator[LogRecord]:
-    loop = asyncio.get_running_loop()
-    wanted = ranges[tp.partition]
-    next_offset = wanted.start
-    last_progress = loop.time()
-    while next_offset < wanted.stop:
-        batches = await reader.read(timeout=poll)
-        for batch in batches:
-            stop = ranges[batch.partition].stop
-            for offset, item in _in_offset_order(batch):
-                if offset < stop:
-                    yield batch.partition, offset, item
-            if batch.partition == tp.partition:
-                next_offset = batch.next_offset
-                last_progress = loop.time()
-        if batches:
-            continue
-        # Offsets may be missing (compaction, transaction markers): the fetch position
-        # passes them without a record to show for it.
-        next_offset = max(next_offset, await reader.consumer.position(tp))
-        if next_offset < wanted.stop and loop.time() - last_progress > stall_timeout:
-            raise SiteLogError(
-                f"reading {reader.topic} partition {tp.partition} on "
-                f"{reader.settings.bootstrap_servers}: no record at offset {next_offset} "
-                f"within {stall_timeout:g}s (reading up to {wanted.stop})"
-            )
+    ends = {tp.partition: ranges[tp.partition].stop}
+    async for batch in reader.read_until(ends, stall_timeout=stall_timeout, timeout=poll):
+        for offset, item in _in_offset_order(batch):
+            yield batch.partition, offset, item
 
 
 @dataclass(slots=True)

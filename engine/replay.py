@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from engine.config import NodeConfig
-from engine.errors import ConfigError, SiteLogError
+from engine.errors import ConfigError
 from engine.kafka import KafkaSettings
 from engine.projector import fold_batch
 from engine.site_log import ReadBatch
@@ -144,39 +143,10 @@ async def _read(
         if any(ends[p] > starts.get(p, 0) for p in ends):
             async with SiteLogReader(site, settings, create_topic=False) as reader:
                 await reader.assign(dict(starts))
-                quiet_since = time.monotonic()
-                while any(reader.positions[p] < end for p, end in ends.items()):
-                    batches = await reader.read(timeout=1.0)
-                    if batches:
-                        quiet_since = time.monotonic()
-                    elif time.monotonic() - quiet_since > STALL_TIMEOUT:
-                        raise SiteLogError(_stalled(site, reader.positions, ends))
-                    for batch in batches:
-                        cut = _cut(batch, ends[batch.partition])
-                        if cut is not None:
-                            await queue.put(cut)
+                async for batch in reader.read_until(ends, stall_timeout=STALL_TIMEOUT):
+                    await queue.put(batch)
     finally:
         await queue.put(None)
-
-
-def _stalled(site: str, positions: Mapping[int, int], ends: Mapping[int, int]) -> str:
-    behind = ", ".join(
-        f"partition {p} at {positions[p]} of {end}" for p, end in ends.items() if positions[p] < end
-    )
-    return f"site {site}: no record came for {STALL_TIMEOUT:g}s before the end ({behind})"
-
-
-def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:
-    """The part of ``batch`` before ``end``; None when the partition was already complete."""
-    first = batch.events[0][0] if batch.events else None
-    if batch.dead_letters:
-        first = min(first if first is not None else end, batch.dead_letters[0].offset)
-    if first is None or first >= end:
-        return None
-    batch.events = [(offset, event) for offset, event in batch.events if offset < end]
-    batch.dead_letters = [letter for letter in batch.dead_letters if letter.offset < end]
-    batch.next_offset = min(batch.next_offset, end)
-    return batch
 
 
 async def _apply(

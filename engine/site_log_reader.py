@@ -9,7 +9,7 @@ stops with a clear error when a log went backwards or lost offsets to retention.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -218,6 +218,38 @@ class SiteLogReader:
         self._check_not_backwards()
         return batches
 
+    async def read_until(
+        self, ends: Mapping[int, int], *, stall_timeout: float, timeout: float = 1.0
+    ) -> AsyncIterator[ReadBatch]:
+        """The batches of the partitions in ``ends`` up to those offsets (exclusive), cut there.
+
+        Ends when every such partition reached its end. Raises SiteLogError when one
+        yields nothing for ``stall_timeout`` seconds short of its end (brokers gone), so
+        a bounded read always ends.
+        """
+        loop = asyncio.get_running_loop()
+        last_progress = loop.time()
+        while behind := {p: end for p, end in ends.items() if self._next.get(p, 0) < end}:
+            batches = await self.read(timeout=timeout)
+            for batch in batches:
+                last_progress = loop.time()
+                if batch.partition in ends and (cut := _cut(batch, ends[batch.partition])):
+                    yield cut
+            if batches:
+                continue
+            for partition in behind:
+                # Offsets may be missing (compaction, transaction markers): the fetch
+                # position passes them without a record to show for it.
+                position = await self.consumer.position(TopicPartition(self.topic, partition))
+                self._next[partition] = max(self._next[partition], position)
+            stalled = [p for p, end in behind.items() if self._next[p] < end]
+            if stalled and loop.time() - last_progress > stall_timeout:
+                p = stalled[0]
+                raise SiteLogError(
+                    f"{self._what('reading')}: no record at offset {self._next[p]} of partition "
+                    f"{p} within {stall_timeout:g}s (reading up to {behind[p]})"
+                )
+
     def _check_not_backwards(self) -> None:
         for partition, expected in self._next.items():
             end = self.high_watermark(partition)
@@ -250,3 +282,11 @@ class SiteLogReader:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:
+    """The part of ``batch`` before ``end``; None when nothing of it is."""
+    batch.events = [(offset, event) for offset, event in batch.events if offset < end]
+    batch.dead_letters = [letter for letter in batch.dead_letters if letter.offset < end]
+    batch.next_offset = min(batch.next_offset, end)
+    return batch if batch.events or batch.dead_letters else None
