@@ -33,7 +33,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from engine.errors import ConfigError, SiteLogError
 from engine.kafka import KafkaSettings, bounded, ensure_topic
-from engine.site_log import DEFAULT_PARTITIONS, topic_for
+from engine.site_log import DEFAULT_PARTITIONS, close_quietly, producer_options, topic_for
 from engine.spool import Record, Spool
 from schemas.codec import Codec
 from schemas.event import Event
@@ -283,12 +283,7 @@ class Producer:
     async def _connect(self) -> AIOKafkaProducer:
         if self._client is not None:
             return self._client
-        client = AIOKafkaProducer(
-            **self.settings.client_kwargs(),
-            acks="all",
-            enable_idempotence=False,
-            max_batch_size=1024 * 1024,
-        )
+        client = AIOKafkaProducer(**producer_options(self.settings, max_batch_size=1024 * 1024))
         try:
             await bounded(
                 client.start(), self.settings.connect_timeout, self._what("connecting to")
@@ -303,7 +298,9 @@ class Producer:
             if not partitions:
                 raise SiteLogError(f"{self._what('reading partitions of')}: the topic has none")
         except BaseException:
-            await _close_quietly(client, self.settings.connect_timeout)
+            await close_quietly(
+                client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
+            )
             raise
         if sorted(partitions) != self._partitions:
             self._partitions = sorted(partitions)
@@ -314,7 +311,9 @@ class Producer:
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await _close_quietly(client, self.settings.connect_timeout)
+            await close_quietly(
+                client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
+            )
 
     def _on_outage(self, exc: SiteLogError) -> None:
         if self._outage_since is None:
@@ -338,12 +337,3 @@ class Producer:
 
     def _what(self, action: str) -> str:
         return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"
-
-
-async def _close_quietly(client: AIOKafkaProducer, timeout: float) -> None:
-    # A client cut off mid-round would wait for its batches: give up on them, the spool
-    # still holds every record of the round.
-    try:
-        await asyncio.wait_for(client.stop(), timeout)
-    except Exception as exc:
-        log.debug("closing producer client: %s", exc)

@@ -51,10 +51,9 @@ STALL_TIMEOUT = 30.0
 
 @dataclass
 class RebuildStats:
-    """What a rebuild read: records and dead letters per site."""
+    """What a rebuild read: records per site."""
 
     records: dict[str, int] = field(default_factory=dict)
-    dead_letters: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -160,7 +159,8 @@ async def _apply(
     progress: Progress | None,
 ) -> None:
     state = ProjectionState()
-    done = {site: 0 for site in ends}
+    done = stats.records  # records read per site: the progress and the result
+    done.update(dict.fromkeys(ends, 0))
     todo = {
         site: sum(max(0, end - starts[site].get(p, 0)) for p, end in ends[site].items())
         for site in ends
@@ -177,12 +177,7 @@ async def _apply(
         else:
             when = fold_batch(state, batch, changes, accept)
             last_time[batch.site] = when if when is not None else last_time[batch.site]
-            read = len(batch.events) + len(batch.dead_letters)
-            done[batch.site] += read
-            stats.records[batch.site] = stats.records.get(batch.site, 0) + read
-            stats.dead_letters[batch.site] = stats.dead_letters.get(batch.site, 0) + len(
-                batch.dead_letters
-            )
+            done[batch.site] += len(batch.events) + len(batch.dead_letters)
             pending += len(batch.events)
         if pending >= _BATCH_EVENTS or (batch is None and not readers):
             if writing is not None:

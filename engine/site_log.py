@@ -81,6 +81,25 @@ class ReadBatch:
     high_watermark: int | None = None
 
 
+def producer_options(settings: KafkaSettings, **extra: Any) -> dict[str, Any]:
+    """aiokafka producer options of every site log writer: acks=all, no idempotence."""
+    return {**settings.client_kwargs(), "acks": "all", "enable_idempotence": False, **extra}
+
+
+async def close_quietly(
+    producer: AIOKafkaProducer, timeout: float, what: str, *, level: int = logging.WARNING
+) -> None:
+    """Stop an aiokafka producer within ``timeout``; a failure is only worth a log line.
+
+    A producer cut off from its brokers would wait for its batches: whoever calls this
+    still holds what they carried (the spool, or the caller's error).
+    """
+    try:
+        await asyncio.wait_for(producer.stop(), timeout)
+    except Exception as exc:
+        log.log(level, "%s: %s", what, exc)
+
+
 class SiteLogWriter:
     """Appends events to one site's log."""
 
@@ -101,13 +120,9 @@ class SiteLogWriter:
         self.codec = codec or Codec()
         self._partitions = partitions
         self._create_topic = create_topic
-        self._producer_options = {
-            **settings.client_kwargs(),
-            "acks": "all",
-            "enable_idempotence": False,
-            "linger_ms": linger_ms,
-            "max_batch_size": max_batch_size,
-        }
+        self._producer_options = producer_options(
+            settings, linger_ms=linger_ms, max_batch_size=max_batch_size
+        )
         self._producer: AIOKafkaProducer | None = None
 
     def _what(self, action: str) -> str:
@@ -149,10 +164,7 @@ class SiteLogWriter:
             await self._close_quietly(producer)
 
     async def _close_quietly(self, producer: AIOKafkaProducer) -> None:
-        try:
-            await asyncio.wait_for(producer.stop(), self.settings.connect_timeout)
-        except (TimeoutError, KafkaError) as exc:
-            log.warning("%s: %s", self._what("closing"), exc)
+        await close_quietly(producer, self.settings.connect_timeout, self._what("closing"))
 
     async def send_raw(self, key: bytes, value: bytes) -> Pending:
         """Queue an encoded record in the current batch; see :meth:`acknowledged`."""

@@ -124,10 +124,8 @@ class Spool:
                 f"cannot create spool directory {self.directory}: {exc.strerror}"
             ) from None
         self._lock()
-        self.acked = self._read_acked()
-        numbers = sorted(
-            int(m.group(1)) for p in self.directory.iterdir() if (m := _SEGMENT.match(p.name))
-        )
+        self.acked = _read_acked(self.directory)
+        numbers = _segment_numbers(self.directory)
         for number in numbers:
             if number < self.acked.segment:
                 self._path(number).unlink()
@@ -267,16 +265,6 @@ class Spool:
     def _path(self, number: int) -> Path:
         return self.directory / _segment_name(number)
 
-    def _read_acked(self) -> Position:
-        path = self.directory / _ACKED
-        try:
-            segment, offset = path.read_text(encoding="ascii").split()
-            return Position(int(segment), int(offset))
-        except FileNotFoundError:
-            return Position(0, 0)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"spool {path} is unreadable: {exc}") from None
-
     def _write_acked(self, position: Position) -> None:
         # Written aside and renamed, so a crash leaves the old position or the new one.
         tmp = self.directory / f"{_ACKED}.tmp"
@@ -284,12 +272,26 @@ class Spool:
         os.replace(tmp, self.directory / _ACKED)
 
 
+def _read_acked(directory: Path) -> Position:
+    path = directory / _ACKED
+    try:
+        segment, offset = path.read_text(encoding="ascii").split()
+        return Position(int(segment), int(offset))
+    except FileNotFoundError:
+        return Position(0, 0)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"spool {path} is unreadable: {exc}") from None
+
+
+def _segment_numbers(directory: Path) -> list[int]:
+    return sorted(int(m.group(1)) for p in directory.iterdir() if (m := _SEGMENT.match(p.name)))
+
+
 def pending_records(directory: Path) -> list[Record]:
     """The records of a spool not yet acknowledged, read without taking it (for inspection)."""
-    spool = Spool(directory, max_bytes=1024**4)
-    acked = spool._read_acked()
+    acked = _read_acked(directory)
     records: list[Record] = []
-    numbers = sorted(int(m.group(1)) for p in directory.iterdir() if (m := _SEGMENT.match(p.name)))
+    numbers = _segment_numbers(directory)
     for number in numbers:
         if number < acked.segment:
             continue

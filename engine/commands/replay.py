@@ -20,6 +20,8 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
@@ -29,6 +31,7 @@ from engine.config import NodeConfig
 from engine.errors import ConfigError
 from engine.replay import (
     Offsets,
+    RebuildStats,
     compare,
     drop_schema,
     live_snapshot,
@@ -84,36 +87,51 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_verify(args, config) if args.verify else _rebuild(args, config))
 
 
-def _filters(args: argparse.Namespace, config: NodeConfig) -> tuple[int | None, Any]:
-    """(start offset, accept): what --from and --until keep, on top of the node's subset."""
-    offset = since = until = None
-    if args.start is not None:
-        if is_number(args.start):  # an offset; a time is ISO 8601
-            offset = int(args.start)
-        else:
-            since = parse_time(args.start, option="--from")
-    if args.until is not None:
-        until = parse_time(args.until, option="--until")
+@dataclass(frozen=True)
+class Window:
+    """What --from and --until keep: from an offset, or events in [since, until)."""
+
+    offset: int | None = None
+    since: int | None = None
+    until: int | None = None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Window:
+        offset = since = until = None
+        if args.start is not None:
+            if is_number(args.start):  # an offset; a time is ISO 8601
+                offset = int(args.start)
+            else:
+                since = parse_time(args.start, option="--from")
+        if args.until is not None:
+            until = parse_time(args.until, option="--until")
+        return cls(offset, since, until)
+
+
+def _accept(config: NodeConfig, window: Window) -> Callable[[Event], bool]:
+    """The events a rebuild keeps: the node's subset, within the window."""
 
     def accept(event: Event) -> bool:
-        if since is not None and event.event_time < since:
+        if window.since is not None and event.event_time < window.since:
             return False
-        if until is not None and event.event_time >= until:
+        if window.until is not None and event.event_time >= window.until:
             return False
         return config.accepts(event.target_site)
 
-    return offset, accept
+    return accept
 
 
 async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
-    offset, accept = _filters(args, config)
-    target = args.into or _default_target(args, config)
+    window = Window.of(args)
+    target = args.into or _default_target(args, config, window.until)
     prepare_target(config, target, replace=args.force)
     starts, ends = await log_bounds(config.followed)
-    if offset is not None:
-        starts = {s: {p: max(o, offset) for p, o in parts.items()} for s, parts in starts.items()}
+    if window.offset is not None:
+        starts = {
+            s: {p: max(o, window.offset) for p, o in parts.items()} for s, parts in starts.items()
+        }
     started = time.monotonic()
-    stats = await _with_progress(config, target, starts, ends, accept)
+    stats = await _with_progress(config, target, starts, ends, _accept(config, window))
     elapsed = time.monotonic() - started
     rate = stats.total / elapsed if elapsed > 0 else 0.0
     print(
@@ -129,18 +147,22 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
     return 0
 
 
-def _default_target(args: argparse.Namespace, config: NodeConfig) -> str:
+def _default_target(args: argparse.Namespace, config: NodeConfig, until: int | None) -> str:
     if args.swap:
         return f"{config.schema}_swap"
-    if args.until is None:
+    if until is None:
         return f"{config.schema}_rebuild"
-    stamp = format_time(parse_time(args.until, option="--until"))
+    stamp = format_time(until)
     return f"{config.schema}_at_" + stamp[:19].replace("-", "").replace(":", "")
 
 
 async def _with_progress(
-    config: NodeConfig, target: str, starts: Offsets, ends: Offsets, accept: Any
-) -> Any:
+    config: NodeConfig,
+    target: str,
+    starts: Offsets,
+    ends: Offsets,
+    accept: Callable[[Event], bool],
+) -> RebuildStats:
     bars = {
         site: tqdm(
             total=sum(max(0, e - starts[site].get(p, 0)) for p, e in ends[site].items()),
@@ -179,9 +201,8 @@ async def _verify(args: argparse.Namespace, config: NodeConfig) -> int:
                     f"{partitions[partition]}, before the log start {starts[site][partition]}: "
                     "retention deleted what a rebuild would need"
                 )
-    _, accept = _filters(args, config)
     try:
-        await _with_progress(config, target, starts, ends, accept)
+        await _with_progress(config, target, starts, ends, _accept(config, Window()))
         rebuilt_rows = read_rows(config.dsn, target)
     finally:
         if not args.keep:
