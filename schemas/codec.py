@@ -19,8 +19,8 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from schemas.avro_reader import NulError, compile_reader
-from schemas.avro_writer import compile_writer
+from schemas.avro_reader import NulError, Read, compile_reader
+from schemas.avro_writer import Write, compile_writer
 from schemas.errors import DecodeError, InvalidEventError
 from schemas.event import PAYLOAD_TYPES, Event
 from schemas.payload import Payload
@@ -157,6 +157,20 @@ def record_to_event(record: dict[str, Any]) -> Event:
     )
 
 
+_CLASSES: dict[str, type] = {cls.AVRO_NAME: cls for cls in PAYLOAD_TYPES} | {"sitelog.Event": Event}
+_COMPILED: dict[bytes, tuple[Read, Write]] = {}
+
+
+def _compiled(schema: WriterSchema) -> tuple[Read, Write]:
+    """The compiled reader and writer of a schema, generated once per process (tens of ms)."""
+    if schema.fingerprint not in _COMPILED:
+        _COMPILED[schema.fingerprint] = (
+            compile_reader(schema.parsed, _CLASSES),
+            compile_writer(schema.parsed, _CLASSES),
+        )
+    return _COMPILED[schema.fingerprint]
+
+
 class Codec:
     """Encodes events with the current schema; decodes any known writer schema."""
 
@@ -164,14 +178,7 @@ class Codec:
         self.registry = registry or SchemaRegistry.default()
         self._current = self.registry.current
         self._header = MAGIC + self._current.fingerprint
-        self._read = compile_reader(
-            self._current.parsed,
-            {cls.AVRO_NAME: cls for cls in PAYLOAD_TYPES} | {"sitelog.Event": Event},
-        )
-        self._write = compile_writer(
-            self._current.parsed,
-            {cls.AVRO_NAME: cls for cls in PAYLOAD_TYPES} | {"sitelog.Event": Event},
-        )
+        self._read, self._write = _compiled(self._current)
 
     @property
     def fingerprint(self) -> bytes:
