@@ -9,6 +9,7 @@ from engine.errors import ConfigError
 from schemas.types import MICROS_PER_SECOND
 
 _DIGITS = re.compile(r"[0-9]+")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def is_number(text: str) -> bool:
@@ -30,7 +31,12 @@ def parse_time(text: str, *, option: str = "time") -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return micros_of(moment)
+
+
+def micros_of(moment: datetime) -> int:
+    """Microseconds since the epoch of a time-zone aware datetime, exactly (no float)."""
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * MICROS_PER_SECOND + delta.microseconds
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from engine.api.errors import ApiError, bad_request
+from engine.times import micros_of
 from schemas.types import now_us
 
 #: The biggest page a list answers, and the default one.
@@ -86,8 +87,7 @@ def _rfc3339(value: str, name: str) -> int:
         ) from None
     if moment.tzinfo is None:
         raise bad_request(f"{name!r}: {value!r} has no time zone (add Z or +HH:MM)")
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros_of(moment)
 
 
 def choices(value: str, name: str, allowed: Mapping[str, int]) -> list[int]:
