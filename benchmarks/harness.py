@@ -6,17 +6,24 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from engine.embedded import EmbeddedBroker
+from engine import simulation
+from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.kafka import KafkaSettings
+from engine.producer import Producer, SpoolSettings
 from engine.site_log import DEFAULT_PARTITIONS, topic_for
+from schemas.event import Event
 
 
 @dataclass
@@ -112,3 +119,51 @@ async def raw_consume_sites(bootstrap_servers: str, sites: list[str], count: int
     """The baseline reader over every partition of the given sites' logs."""
     partitions = [TopicPartition(topic_for(s), p) for s in sites for p in range(DEFAULT_PARTITIONS)]
     return await raw_consume(bootstrap_servers, partitions, count)
+
+
+SIMULATED_SITES = ("paris", "lyon", "nice")
+
+
+@dataclass(frozen=True)
+class SimulatedLogs:
+    """Site logs of simulated traffic on a broker, and a PostgreSQL database to project into."""
+
+    settings: KafkaSettings
+    dsn: str
+    sites: list[str]  # the topics' site names, unique to this run
+
+
+@contextmanager
+def simulated_logs(name: str, events: int) -> Iterator[SimulatedLogs]:
+    """``events`` simulated results and operator actions in three fresh site logs."""
+    with broker() as bootstrap, EmbeddedPostgres() as postgres:
+        settings = KafkaSettings(bootstrap)
+        prefix = uuid.uuid4().hex[:6]
+        sites = {site: f"{site}{prefix}" for site in SIMULATED_SITES}
+        note(f"{name}: producing {events} events into {len(sites)} site logs")
+        asyncio.run(_produce(settings, sites, events))
+        yield SimulatedLogs(settings, postgres.create_database("bench"), list(sites.values()))
+
+
+async def _produce(settings: KafkaSettings, sites: dict[str, str], count: int) -> None:
+    """Write the logs through the producer library, its fastest path."""
+    traffic = simulation.Traffic(sites=tuple(sites))
+    with tempfile.TemporaryDirectory(prefix="sitelog-bench-") as spools:
+        producers = {
+            site: Producer(topic_site, settings, SpoolSettings(Path(spools) / site, fsync=False))
+            for site, topic_site in sites.items()
+        }
+        for producer in producers.values():
+            await producer.start()
+        chunk: dict[str, list[Event]] = {site: [] for site in sites}
+        for event in simulation.events(count, traffic):
+            # Events carry their simulated site; each goes to its bench topic's producer.
+            chunk[event.site].append(event)
+            if len(chunk[event.site]) == 2000:
+                await producers[event.site].submit(chunk[event.site])
+                chunk[event.site] = []
+        for site, rest in chunk.items():
+            await producers[site].submit(rest)
+        for producer in producers.values():
+            assert await producer.drain(600)
+            await producer.stop()

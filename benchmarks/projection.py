@@ -10,42 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from contextlib import ExitStack
 
 from benchmarks.harness import (
     Result,
     alternate,
-    broker,
     median_rate,
     note,
     raw_consume_sites,
+    simulated_logs,
 )
-from engine import simulation
-from engine.embedded import EmbeddedPostgres
 from engine.kafka import KafkaSettings
 from engine.projector import Projector
-from engine.site_log import SiteLogWriter
 
 EVENTS = 100_000
 ROUNDS = 3
-SITES = ("paris", "lyon", "nice")
-
-
-async def _produce(settings: KafkaSettings, sites: dict[str, str], count: int) -> None:
-    traffic = simulation.Traffic(sites=tuple(sites))
-    writers = {site: SiteLogWriter(topic_site, settings) for site, topic_site in sites.items()}
-    for writer in writers.values():
-        await writer.start()
-    pending = []
-    for event in simulation.events(count, traffic):
-        pending.append(
-            await writers[event.site].send_raw(
-                event.key.encode(), writers[event.site].codec.encode(event)
-            )
-        )
-    await asyncio.gather(*pending)
-    for writer in writers.values():
-        await writer.stop()
 
 
 async def _project(dsn: str, settings: KafkaSettings, sites: list[str]) -> float:
@@ -64,21 +42,13 @@ async def _project(dsn: str, settings: KafkaSettings, sites: list[str]) -> float
 
 
 def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
-    with ExitStack() as stack:
-        bootstrap = stack.enter_context(broker())
-        postgres = stack.enter_context(EmbeddedPostgres())
-        dsn = postgres.create_database("bench")
-        settings = KafkaSettings(bootstrap)
-        prefix = uuid.uuid4().hex[:6]
-        sites = {site: f"{site}{prefix}" for site in SITES}
-        note(f"projection: producing {events} events into {len(sites)} site logs")
-        asyncio.run(_produce(settings, sites, events))
-        topic_sites = list(sites.values())
+    with simulated_logs("projection", events) as logs:
         note(f"projection: {rounds} rounds")
+        bootstrap = logs.settings.bootstrap_servers
         ours, raw = alternate(
             rounds,
-            lambda _: asyncio.run(_project(dsn, settings, topic_sites)),
-            lambda _: asyncio.run(raw_consume_sites(bootstrap, topic_sites, events)),
+            lambda _: asyncio.run(_project(logs.dsn, logs.settings, logs.sites)),
+            lambda _: asyncio.run(raw_consume_sites(bootstrap, logs.sites, events)),
         )
     return [
         Result(
