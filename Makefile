@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	@sh tests/install_nagios.sh
+	@sh tests/support/install_nagios.sh
 	$(PY) -m pytest
 
 demo: $(STAMP)

@@ -32,11 +32,12 @@ from psycopg_pool import AsyncConnectionPool
 from benchmarks.harness import Result, broker, note
 from engine.api import ApiServer, params
 from engine.api import queries as api_queries
-from engine.config import NodeConfig
-from engine.embedded import EmbeddedPostgres
-from engine.kafka import KafkaSettings
-from engine.node import Node
-from engine.tokens import make_token
+from engine.dev import EmbeddedPostgres
+from engine.log.kafka import KafkaSettings
+from engine.node.config import NodeConfig
+from engine.node.node import Node
+from engine.node.tokens import make_token
+from projections import fold
 from projections.postgres import PostgresSink
 from projections.state import Changes, ProjectionState
 from schemas.configuration import HostDefined, ServiceDefined
@@ -105,7 +106,7 @@ def _seed(dsn: str, schema: str) -> None:
         for start in range(0, len(events), 20_000):
             changes = Changes()
             for event in events[start : start + 20_000]:
-                state.apply(event, changes)
+                fold.apply(state, event, changes)
             sink.write(changes)
         sink.conn.execute(f'ANALYZE "{schema}".states')
         sink.conn.commit()

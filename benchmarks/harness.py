@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from engine import simulation
-from engine.embedded import EmbeddedBroker, EmbeddedPostgres
-from engine.kafka import KafkaSettings
-from engine.producer import Producer, SpoolSettings
-from engine.site_log import DEFAULT_PARTITIONS, topic_for
+from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.log.kafka import KafkaSettings
+from engine.log.records import DEFAULT_PARTITIONS, topic_for
+from engine.poller import simulation
+from engine.poller.producer import Producer, SpoolSettings
 from schemas.event import Event
 
 

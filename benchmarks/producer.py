@@ -1,4 +1,4 @@
-"""Poller producer throughput: ``engine.producer.Producer`` against two raw aiokafka baselines.
+"""Poller producer throughput: ``engine.poller.Producer`` against two raw aiokafka baselines.
 
 The producer is timed from its first ``submit`` until the brokers acknowledged every
 event, Avro encoding and the durable spool (fsync per chunk) included. Both baselines
@@ -23,9 +23,9 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from benchmarks.harness import Result, alternate, broker, median_rate, note
 from benchmarks.site_log import check_results
-from engine.kafka import KafkaSettings, ensure_topic
-from engine.producer import Producer, SpoolSettings
-from engine.site_log import DEFAULT_PARTITIONS, topic_for
+from engine.log.kafka import KafkaSettings, ensure_topic
+from engine.log.records import DEFAULT_PARTITIONS, topic_for
+from engine.poller.producer import Producer, SpoolSettings
 from schemas.codec import Codec
 from schemas.event import Event
 

@@ -19,8 +19,8 @@ from benchmarks.harness import (
     raw_consume_sites,
     simulated_logs,
 )
-from engine.kafka import KafkaSettings
-from engine.projector import Projector
+from engine.log.kafka import KafkaSettings
+from engine.node.projector import Projector
 
 EVENTS = 100_000
 ROUNDS = 3

@@ -2,7 +2,7 @@
 
 Three site logs of simulated check results (perfdata included) and operator actions
 are written once (``benchmarks.harness.simulated_logs``); then each round rebuilds them from the
-log starts to the log ends with ``engine.replay.rebuild`` (read, decode, fold, write
+log starts to the log ends with ``engine.recovery.replay.rebuild`` (read, decode, fold, write
 with the offsets), timed from the first fetch to the last commit. The baseline is a
 raw aiokafka consumer reading the same logs without decoding, in the same run on the
 same broker. Target: under 20 s for 1,000,000 events on two cores.
@@ -22,8 +22,8 @@ from benchmarks.harness import (
     raw_consume_sites,
     simulated_logs,
 )
-from engine.kafka import KafkaSettings
-from engine.replay import log_bounds, rebuild
+from engine.log.kafka import KafkaSettings
+from engine.recovery.replay import log_bounds, rebuild
 
 EVENTS = 1_000_000
 ROUNDS = 1

@@ -15,9 +15,10 @@ import uuid
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
-from engine.kafka import KafkaSettings, ensure_topic
-from engine.site_log import DEFAULT_PARTITIONS, SiteLogWriter, topic_for
-from engine.site_log_reader import SiteLogReader
+from engine.log.kafka import KafkaSettings, ensure_topic
+from engine.log.reader import SiteLogReader
+from engine.log.records import DEFAULT_PARTITIONS, topic_for
+from engine.log.writer import SiteLogWriter
 from schemas.codec import Codec
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock

@@ -82,3 +82,7 @@ class CentralOnlyError(CommandError):
 
 class ConflictError(CommandError):
     """The command contradicts the current state (a pool that exists, a member already in)."""
+
+
+class IngestStateError(SitelogError):
+    """The state file a restarted ``sitelog ingest`` resumes from cannot be read."""

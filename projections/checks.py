@@ -13,17 +13,15 @@ its perfdata is still recorded: it was measured.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from projections.perfdata import Range, parse_perfdata
 from projections.rows import HistoryRow, PointRow, StateRow
+from projections.state import Changes, ProjectionState
 from projections.version import version_key
 from schemas.event import Event
 from schemas.monitoring import HostCheckResult, ServiceCheckResult
 from schemas.types import StateType
-
-if TYPE_CHECKING:
-    from projections.state import Changes, ProjectionState
 
 _HARD = int(StateType.HARD)
 

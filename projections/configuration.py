@@ -8,10 +8,11 @@ Pool configuration is folded by ``projections.pools``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from projections.operations import audit
 from projections.rows import HostConfigRow, PollerRow, ServiceConfigRow, SiteRow
+from projections.state import Changes, ProjectionState
 from projections.version import version_key
 from schemas.configuration import (
     HostDefined,
@@ -24,9 +25,6 @@ from schemas.configuration import (
     SiteRemoved,
 )
 from schemas.event import Event
-
-if TYPE_CHECKING:
-    from projections.state import Changes, ProjectionState
 
 
 def _latest(

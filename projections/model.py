@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from projections import fold
 from projections.digest import digest
 from projections.rollups import rollup_rows
 from projections.rows import PointRow
@@ -29,7 +30,7 @@ class InMemoryProjection:
     def apply_batch(self, events: Iterable[Event]) -> Changes:
         changes = Changes()
         for event in events:
-            self.state.apply(event, changes)
+            fold.apply(self.state, event, changes)
         self.absorb(changes)
         return changes
 

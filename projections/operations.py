@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from projections.rows import AcknowledgementRow, AuditRow, CommentRow, DowntimeRow
+from projections.state import Changes, ProjectionState
 from projections.version import version_key
 from schemas.event import Event
 from schemas.json_form import payload_to_json
@@ -30,9 +31,6 @@ from schemas.operations import (
     DowntimeCancelled,
     DowntimeScheduled,
 )
-
-if TYPE_CHECKING:
-    from projections.state import Changes, ProjectionState
 
 
 def audit(event: Event, changes: Changes) -> None:

@@ -21,16 +21,11 @@ folded (a producer retry) changes nothing. What all this means as of an instant
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from projections.operations import audit
-from projections.rows import (
-    PoolLeaseRow,
-    PoolMembershipRow,
-    PoolRow,
-    PoolServerRow,
-    PoolTargetRow,
-)
+from projections.rows import PoolLeaseRow, PoolMembershipRow, PoolRow, PoolServerRow, PoolTargetRow
+from projections.state import Changes, ProjectionState
 from projections.version import version_key
 from schemas.event import Event
 from schemas.pools import (
@@ -50,9 +45,6 @@ from schemas.pools import (
     TrustAnchorsReported,
 )
 from schemas.types import MembershipMode
-
-if TYPE_CHECKING:
-    from projections.state import Changes, ProjectionState
 
 #: The pools that exist from the start, with automatic membership (the SCOM seed's three).
 ALL_MANAGEMENT_SERVERS = "All Management Servers"

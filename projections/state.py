@@ -1,10 +1,10 @@
-"""The projection's pure fold: events in, row changes out, no I/O.
+"""The fold's state and its output, no I/O.
 
 ``ProjectionState`` holds every register row (current states, acknowledgements,
-downtimes, comments, configuration, pools) in memory; ``apply`` folds one event into it
-and records what changed in a ``Changes``: the final row of each register key the
-batch touched (so a hundred results for one service become one upsert) and the
-rows to append (history, audit, perfdata points).
+downtimes, comments, configuration, pools) in memory; ``projections.fold.apply`` folds
+one event into it and records what changed in a ``Changes``: the final row of each
+register key the batch touched (so a hundred results for one service become one
+upsert) and the rows to append (history, audit, perfdata points).
 
 Convergence by design: registers are last-writer-wins on version bytes
 (``projections.version``), downtimes and comments are add/remove sets where the
@@ -14,13 +14,10 @@ primary key, so an event delivered twice appends nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from projections import checks, configuration, operations, pools
 from projections.tables import TABLES
-from schemas.event import Event
-from schemas.payload import Payload
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]
@@ -49,9 +46,6 @@ class Changes:
         return sum(map(len, self.registers.values())) + sum(map(len, self.appends.values()))
 
 
-Handler = Callable[["ProjectionState", Event, Any, Changes], None]
-
-
 class ProjectionState:
     """Every register row of the projection, and the fold that updates them."""
 
@@ -78,17 +72,3 @@ class ProjectionState:
     def put(self, table: str, key: Key, row: Row, changes: Changes) -> None:
         self.registers[table][key] = row
         changes.put(table, key, row)
-
-    def apply(self, event: Event, changes: Changes) -> None:
-        """Fold one event into the state, recording row changes in ``changes``."""
-        handler = _HANDLERS.get(type(event.payload))
-        if handler is not None:
-            handler(self, event, event.payload, changes)
-
-
-_HANDLERS: dict[type[Payload], Handler] = {
-    **checks.HANDLERS,
-    **operations.HANDLERS,
-    **configuration.HANDLERS,
-    **pools.HANDLERS,
-}

@@ -16,10 +16,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from engine.embedded import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.errors import EmbeddedServiceError
-from engine.kafka import KafkaSettings
-from tests.api_deployment import Deployment, deployment
+from engine.log.kafka import KafkaSettings
+from tests.support.api_deployment import Deployment, start_deployment
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -91,13 +91,14 @@ def pg_schema() -> str:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def d(pg_dsn: str) -> AsyncIterator[Deployment]:
-    """A central and a paris node with their APIs (``tests.api_deployment``), per module."""
-    async with deployment(pg_dsn) as running:
+async def deployment(pg_dsn: str) -> AsyncIterator[Deployment]:
+    """A central and a paris node with their APIs (``tests.support.api_deployment``), per module."""
+    async with start_deployment(pg_dsn) as running:
         yield running
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP client session per test."""
     async with aiohttp.ClientSession() as session:
         yield session

@@ -23,8 +23,8 @@ from engine.api.errors import ApiError, translate
 from engine.api.metrics import ApiMetrics
 from engine.api.openapi import document
 from engine.api.stream_wakeup import Subscribers
-from engine.node import Node
-from engine.tokens import TokenBook
+from engine.node.node import Node
+from engine.node.tokens import TokenBook
 from schemas.errors import SitelogError
 
 log = logging.getLogger(__name__)

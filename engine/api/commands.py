@@ -21,8 +21,8 @@ from aiohttp import web
 from engine.api import params
 from engine.api.context import check_site, context, json, token
 from engine.api.errors import ApiError, bad_request
-from engine.site_log import Appended
-from engine.write_path import WritePath, Written
+from engine.log.records import Appended
+from engine.node.write_path import WritePath, Written
 from projections import lookup
 from projections.state import ProjectionState
 from schemas.errors import InvalidEventError

@@ -14,8 +14,8 @@ from psycopg_pool import AsyncConnectionPool
 from engine.api.change_feed import ChangeFeed
 from engine.api.errors import ApiError
 from engine.api.stream_wakeup import Subscribers
-from engine.node import Node
-from engine.tokens import ApiToken
+from engine.node.node import Node
+from engine.node.tokens import ApiToken
 
 
 @dataclass

@@ -26,8 +26,8 @@ from engine.api.openapi_schemas import (
     ref,
 )
 from engine.api.params import DEFAULT_LIMIT, MAX_LIMIT
-from engine.config import NodeConfig
-from engine.write_path import CONFIGURATION
+from engine.node.config import NodeConfig
+from engine.node.write_path import CONFIGURATION
 from schemas.types import HostState, ServiceState
 
 

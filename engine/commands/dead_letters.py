@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from engine import config as node_config
-from engine.dead_letters import list_dead_letters, retry
+from engine.node import config as node_config
+from engine.recovery.dead_letters import list_dead_letters, retry
 
 EXIT_LEFT = 1
 

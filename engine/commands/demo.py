@@ -7,8 +7,8 @@ import asyncio
 import signal
 from typing import Any
 
-from engine import demo as demo_module
-from engine.demo import Demo
+from engine.dev import demo as demo_module
+from engine.dev.demo import Demo
 
 
 def register(commands: Any) -> None:

@@ -28,16 +28,16 @@ from typing import Any, BinaryIO
 import orjson
 
 from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.log_inspection import (
+from engine.log.inspection import (
     EventFilter,
     LogVerification,
     check_offsets,
     plan_ranges,
     read_records,
 )
-from engine.site_log import DeadLetter, topic_for
-from engine.site_log_reader import SiteLogReader
+from engine.log.kafka import KafkaSettings
+from engine.log.reader import SiteLogReader
+from engine.log.records import DeadLetter, topic_for
 from engine.times import format_time, parse_time
 from schemas.event import Event
 from schemas.json_form import event_to_json

@@ -1,7 +1,7 @@
 """``sitelog node --config FILE``: run a central or remote node until SIGINT or SIGTERM.
 
 Every setting of the file may come from an environment variable instead (see
-``engine/config.py``). The node serves its HTTP API on ``api.listen``; requests need
+``engine/node/config.py``). The node serves its HTTP API on ``api.listen``; requests need
 a token from ``[api.tokens.NAME]`` (make one with ``sitelog token``). The node
 prints one status line per followed site every ``--status-every`` seconds: state,
 events applied, lag, dead letters.
@@ -17,10 +17,10 @@ import sys
 from contextlib import suppress
 from typing import Any
 
-from engine import config as node_config
 from engine.api import ApiServer
 from engine.errors import ConfigError
-from engine.node import Node
+from engine.node import config as node_config
+from engine.node.node import Node
 
 
 def register(commands: Any) -> None:

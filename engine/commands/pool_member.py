@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import binascii
-import hashlib
 import os
-import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from engine.commands.pool import ROLES
 from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.pool_member import Assignment, MemberSettings, PoolMember
+from engine.log.kafka import KafkaSettings
+from engine.member.agent import Assignment, MemberSettings, PoolMember
+from engine.member.server import serve_assignment
+from engine.member.trust_store import fingerprints
 from schemas.types import ServerRole
-
-_PEM = re.compile(rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
 
 def register(commands: Any) -> None:
@@ -83,26 +78,6 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def fingerprints(directory: Path) -> tuple[str, ...]:
-    """SHA-256 (hex) of every PEM certificate in a directory's ``*.pem`` and ``*.crt`` files."""
-    if not directory.is_dir():
-        raise ConfigError(f"--trust-store {directory}: not a directory")
-    found = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix not in (".pem", ".crt"):
-            continue
-        try:
-            blocks = _PEM.findall(path.read_bytes())
-            found += [
-                hashlib.sha256(base64.b64decode(b, validate=False)).hexdigest() for b in blocks
-            ]
-        except (OSError, binascii.Error) as exc:
-            raise ConfigError(f"--trust-store: cannot read {path}: {exc}") from None
-        if not blocks:
-            raise ConfigError(f"--trust-store: {path} holds no PEM certificate")
-    return tuple(sorted(set(found)))
-
-
 def settings_from(args: argparse.Namespace) -> MemberSettings:
     if not args.server:
         raise ConfigError("no server name: pass --server or set SITELOG_SERVER")
@@ -151,23 +126,7 @@ async def _run(settings: MemberSettings, listen: tuple[str, int] | None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with PoolMember(settings, on_change=_print) as member:
-        runner = None
-        if listen is not None:
-            app = web.Application()
-
-            async def assignment(_: web.Request) -> web.Response:
-                return web.json_response(
-                    member.assignment(), dumps=lambda o: orjson.dumps(o).decode()
-                )
-
-            app.router.add_get("/assignment", assignment)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, *listen).start()
-            except OSError as exc:
-                await runner.cleanup()
-                raise ConfigError(f"--listen {listen[0]}:{listen[1]}: {exc.strerror}") from None
+        runner = None if listen is None else await serve_assignment(member, *listen)
         print(
             f"pool member {settings.server}: following central's log on "
             f"{settings.kafka.bootstrap_servers}"

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.producer import WHEN_FULL, Producer, SpoolSettings
+from engine.log.kafka import KafkaSettings
+from engine.poller.producer import WHEN_FULL, Producer, SpoolSettings
 from schemas.types import check_site_name
 
 _SIZE = re.compile(r"^(\d+)\s*([KMGT]?i?B?)?$", re.IGNORECASE)

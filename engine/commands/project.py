@@ -16,8 +16,8 @@ import sys
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.projector import Projector
+from engine.log.kafka import KafkaSettings
+from engine.node.projector import Projector
 from schemas.types import check_site_name
 
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from engine import config as node_config
-from engine.config import NodeConfig
 from engine.errors import ConfigError
-from engine.replay import (
+from engine.node import config as node_config
+from engine.node.config import NodeConfig
+from engine.recovery.replay import (
     Offsets,
     RebuildStats,
     compare,

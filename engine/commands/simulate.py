@@ -20,10 +20,10 @@ import sys
 import time
 from typing import Any
 
-from engine import simulation
 from engine.errors import ConfigError
-from engine.kafka import KafkaSettings
-from engine.site_log import SiteLogWriter
+from engine.log.kafka import KafkaSettings
+from engine.log.writer import SiteLogWriter
+from engine.poller import simulation
 from schemas.event import Event
 from schemas.types import MICROS_PER_SECOND, check_site_name, now_us
 

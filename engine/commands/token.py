@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.tokens import SCOPES, TokenConfigError, hash_secret, new_secret, parse_token
+from engine.node.tokens import SCOPES, TokenConfigError, hash_secret, new_secret, parse_token
 
 
 def register(commands: Any) -> None:

@@ -1,0 +1,292 @@
+"""``SiteLogReader``: replays one site's log from the offsets it is given, in batches.
+
+The reader is assigned partitions explicitly (no consumer group: a projection keeps
+its offsets in PostgreSQL, next to its rows) and hands records that do not decode
+over as dead letters instead of stopping. It reports log start and end offsets, and
+stops with a clear error when a log went backwards or lost offsets to retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError
+
+from engine.errors import BrokerUnavailableError, LogGapError, LogWentBackwardsError, SiteLogError
+from engine.log.kafka import KafkaSettings, bounded, ensure_topic
+from engine.log.records import (
+    DEFAULT_PARTITIONS,
+    DeadLetter,
+    PartitionOffsets,
+    ReadBatch,
+    topic_for,
+)
+from schemas.codec import Codec
+from schemas.errors import DecodeError
+from schemas.types import check_site_name
+
+
+def _consumer(settings: KafkaSettings, **overrides: object) -> AIOKafkaConsumer:
+    options: dict[str, object] = {
+        **settings.client_kwargs(),
+        "group_id": None,
+        "enable_auto_commit": False,
+        # Never reset silently: a missing offset is a gap or a lost log, which we report.
+        "auto_offset_reset": "none",
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(**options)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, seconds: float) -> list[int]:
+    """The topic's partitions, waiting (bounded) for metadata to list them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        found = consumer.partitions_for_topic(topic)
+        if found:
+            return sorted(found)
+        if loop.time() > deadline:
+            raise SiteLogError(f"topic {topic} has no partitions after {seconds:g}s")
+        # topics() refreshes the metadata of every topic, through the public API.
+        await bounded(consumer.topics(), seconds, f"reading {topic} metadata")
+        await asyncio.sleep(0.05)
+
+
+async def read_log_offsets(
+    settings: KafkaSettings, topic: str, partitions: Sequence[int]
+) -> dict[int, PartitionOffsets]:
+    """Each partition's log start and end.
+
+    The end comes from a fetch response's high watermark, not from ListOffsets:
+    the embedded Tansu broker answers ListOffsets(latest) with a count of batches.
+    We fetch from the listed end, which is at or before the true end on either
+    broker, with a tiny fetch size, and read the high watermark the broker reports.
+    """
+    probe = _consumer(
+        settings, fetch_max_wait_ms=10, max_partition_fetch_bytes=1, auto_offset_reset="earliest"
+    )
+    what = f"reading offsets of {topic} on {settings.bootstrap_servers}"
+    tps = [TopicPartition(topic, p) for p in partitions]
+    try:
+        await bounded(probe.start(), settings.connect_timeout, what)
+        probe.assign(tps)
+        starts = await bounded(probe.beginning_offsets(tps), settings.connect_timeout, what)
+        listed = await bounded(probe.end_offsets(tps), settings.connect_timeout, what)
+        for tp in tps:
+            probe.seek(tp, listed[tp])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.connect_timeout
+        while any(probe.highwater(tp) is None for tp in tps):
+            if loop.time() > deadline:
+                raise BrokerUnavailableError(
+                    f"{what}: no fetch answer within {settings.connect_timeout:g}s"
+                )
+            await bounded(probe.getmany(timeout_ms=100), settings.connect_timeout, what)
+        return {tp.partition: PartitionOffsets(starts[tp], probe.highwater(tp)) for tp in tps}
+    finally:
+        await probe.stop()
+
+
+class SiteLogReader:
+    """Replays one site's log from given offsets, in batches per partition."""
+
+    def __init__(
+        self,
+        site: str,
+        settings: KafkaSettings,
+        *,
+        codec: Codec | None = None,
+        max_records: int = 5000,
+        fetch_max_wait_ms: int = 200,
+        max_partition_fetch_bytes: int = 4 * 1024 * 1024,
+        create_topic: bool = True,
+        partitions: int = DEFAULT_PARTITIONS,
+    ) -> None:
+        self.site = check_site_name(site)
+        self.topic = topic_for(site)
+        self.settings = settings
+        self.codec = codec or Codec()
+        self._max_records = max_records
+        self._create_topic = create_topic
+        self._new_topic_partitions = partitions
+        self._consumer_options = {
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "max_partition_fetch_bytes": max_partition_fetch_bytes,
+        }
+        self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[int] = []
+        self._next: dict[int, int] = {}
+
+    def _what(self, action: str) -> str:
+        return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"
+
+    @property
+    def partitions(self) -> list[int]:
+        return list(self._partitions)
+
+    @property
+    def positions(self) -> dict[int, int]:
+        """The next offset to read, per assigned partition."""
+        return dict(self._next)
+
+    async def start(self) -> None:
+        if self._create_topic:
+            await ensure_topic(self.settings, self.topic, self._new_topic_partitions)
+        # aiokafka clients bind to the running loop when built, so they are built here.
+        consumer = self._consumer = _consumer(self.settings, **self._consumer_options)
+        try:
+            await bounded(
+                consumer.start(), self.settings.connect_timeout, self._what("connecting to")
+            )
+            self._partitions = await _partitions(
+                consumer, self.topic, self.settings.connect_timeout
+            )
+        except BaseException:
+            self._consumer = None
+            await consumer.stop()
+            raise
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise SiteLogError(f"{self._what('reading')}: the reader is not started")
+        return self._consumer
+
+    async def assign(self, offsets: Mapping[int, int] | None = None) -> None:
+        """Read every partition, from the given offset, or from the log start if none is given."""
+        offsets = dict(offsets or {})
+        unknown = sorted(set(offsets) - set(self._partitions))
+        if unknown:
+            raise SiteLogError(f"{self.topic} has no partition {unknown[0]}")
+        starts = {p: o.start for p, o in (await self.log_offsets()).items()}
+        tps = [TopicPartition(self.topic, p) for p in self._partitions]
+        self.consumer.assign(tps)
+        for tp in tps:
+            self._next[tp.partition] = offsets.get(tp.partition, starts[tp.partition])
+            self.consumer.seek(tp, self._next[tp.partition])
+
+    async def log_offsets(self) -> dict[int, PartitionOffsets]:
+        """Log start and end of every partition, asked of the brokers now."""
+        return await read_log_offsets(self.settings, self.topic, self._partitions)
+
+    def high_watermark(self, partition: int) -> int | None:
+        """The partition's log end as of the last fetch (None before the first one)."""
+        tp = TopicPartition(self.topic, partition)
+        return self.consumer.highwater(tp)  # type: ignore[no-any-return]
+
+    async def read(self, timeout: float = 1.0) -> list[ReadBatch]:
+        """The next records, at most ``max_records``; an empty list if none came within ``timeout``.
+
+        Raises LogWentBackwardsError when a partition's end fell below the offset
+        already consumed, and LogGapError when the next offset was deleted.
+        """
+        try:
+            fetched = await self.consumer.getmany(
+                timeout_ms=int(timeout * 1000), max_records=self._max_records
+            )
+        except OffsetOutOfRangeError as exc:
+            await self._raise_out_of_range(exc)
+            raise  # unreachable: _raise_out_of_range always raises
+        except KafkaError as exc:
+            raise SiteLogError(f"{self._what('reading')}: {type(exc).__name__}: {exc}") from None
+        batches = []
+        for tp, records in fetched.items():
+            batch = ReadBatch(self.site, tp.partition, high_watermark=self.consumer.highwater(tp))
+            for record in records:
+                try:
+                    batch.events.append((record.offset, self.codec.decode(record.value or b"")))
+                except DecodeError as err:
+                    batch.dead_letters.append(
+                        DeadLetter(
+                            self.site,
+                            tp.partition,
+                            record.offset,
+                            err.reason,
+                            str(err),
+                            record.key,
+                            record.value,
+                        )
+                    )
+            batch.next_offset = records[-1].offset + 1
+            self._next[tp.partition] = batch.next_offset
+            batches.append(batch)
+        self._check_not_backwards()
+        return batches
+
+    async def read_until(
+        self, ends: Mapping[int, int], *, stall_timeout: float, timeout: float = 1.0
+    ) -> AsyncIterator[ReadBatch]:
+        """The batches of the partitions in ``ends`` up to those offsets (exclusive), cut there.
+
+        Ends when every such partition reached its end. Raises SiteLogError when one
+        yields nothing for ``stall_timeout`` seconds short of its end (brokers gone), so
+        a bounded read always ends.
+        """
+        loop = asyncio.get_running_loop()
+        last_progress = loop.time()
+        while behind := {p: end for p, end in ends.items() if self._next.get(p, 0) < end}:
+            batches = await self.read(timeout=timeout)
+            for batch in batches:
+                last_progress = loop.time()
+                if batch.partition in ends and (cut := _cut(batch, ends[batch.partition])):
+                    yield cut
+            if batches:
+                continue
+            for partition in behind:
+                # Offsets may be missing (compaction, transaction markers): the fetch
+                # position passes them without a record to show for it.
+                position = await self.consumer.position(TopicPartition(self.topic, partition))
+                self._next[partition] = max(self._next[partition], position)
+            stalled = [p for p, end in behind.items() if self._next[p] < end]
+            if stalled and loop.time() - last_progress > stall_timeout:
+                p = stalled[0]
+                raise SiteLogError(
+                    f"{self._what('reading')}: no record at offset {self._next[p]} of partition "
+                    f"{p} within {stall_timeout:g}s (reading up to {behind[p]})"
+                )
+
+    def _check_not_backwards(self) -> None:
+        for partition, expected in self._next.items():
+            end = self.high_watermark(partition)
+            if end is not None and end < expected:
+                raise LogWentBackwardsError(self.site, partition, expected, end)
+
+    async def _raise_out_of_range(self, exc: OffsetOutOfRangeError) -> None:
+        offsets = await self.log_offsets()
+        for partition, expected in self._next.items():
+            bounds = offsets[partition]
+            if expected > bounds.end:
+                raise LogWentBackwardsError(self.site, partition, expected, bounds.end)
+            if expected < bounds.start:
+                raise LogGapError(self.site, partition, expected, bounds.start)
+        raise SiteLogError(f"{self._what('reading')}: offset out of range: {exc}")
+
+    async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            await consumer.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:
+    """The part of ``batch`` before ``end``; None when nothing of it is."""
+    batch.events = [(offset, event) for offset, event in batch.events if offset < end]
+    batch.dead_letters = [letter for letter in batch.dead_letters if letter.offset < end]
+    batch.next_offset = min(batch.next_offset, end)
+    return batch if batch.events or batch.dead_letters else None

@@ -1,1 +1,0 @@
-"""Nagios-family engine formats: external command lines and perfdata files."""

@@ -1,0 +1,93 @@
+"""A running sitelog node: the projection of the logs it follows, and its write path.
+
+A central node follows every site log and keeps everything; a remote node follows its
+own site's log and central's, and keeps only the subjects its site owns. Both append
+their operators' actions to their own site's log. A central node also creates the
+default pools and casts the default observer's vote (``engine.node.default_pools``). The
+HTTP API sits on top of :class:`Node`.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+from engine.errors import BrokerUnavailableError
+from engine.log.writer import SiteLogWriter
+from engine.node.config import CENTRAL, NodeConfig
+from engine.node.default_pools import DefaultPools
+from engine.node.projector import Projector, SiteStatus
+from engine.node.write_path import WritePath
+from schemas.event import Event
+
+log = logging.getLogger(__name__)
+
+
+class Node:
+    def __init__(self, config: NodeConfig, *, max_batch_events: int = 20_000) -> None:
+        self.config = config
+        self.projector = Projector(
+            config.dsn,
+            config.followed,
+            schema=config.schema,
+            accept=self._keeps,
+            max_batch_events=max_batch_events,
+        )
+        self.writer = SiteLogWriter(config.site, config.sites[config.site])
+        self.write_path = WritePath(
+            origin=config.name,
+            role=config.role,
+            site=config.site,
+            writer=self.writer,
+            state=lambda: self.projector.state,
+        )
+        self.default_pools = (
+            DefaultPools(
+                projector=self.projector,
+                write_path=self.write_path,
+                writer=self.writer,
+                lease_request_period=config.lease_request_period,
+                network_latency=config.network_latency,
+            )
+            if config.role == CENTRAL
+            else None
+        )
+
+    def _keeps(self, event: Event) -> bool:
+        return self.config.accepts(event.target_site)
+
+    @property
+    def status(self) -> dict[str, SiteStatus]:
+        return self.projector.status
+
+    async def start(self) -> None:
+        await self.projector.start()
+        try:
+            await self.writer.start()
+        except BrokerUnavailableError as exc:
+            # The node still serves what it has; commands retry the connection.
+            log.warning("own site log not reachable yet: %s", exc)
+        if self.default_pools is not None:
+            self.default_pools.start()
+
+    async def stop(self) -> None:
+        if self.default_pools is not None:
+            await self.default_pools.stop()
+        try:
+            await self.writer.stop()
+        except BrokerUnavailableError as exc:
+            log.warning("%s", exc)
+        await self.projector.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,340 @@
+"""The poller-side producer: typed events in, site log out, through a durable spool.
+
+``submit`` encodes events and writes them to the spool (``engine.poller.spool``); once it
+returns they are accepted and survive a crash or a kill of the process. A sender task
+reads the spool in order and delivers it to the site's brokers in rounds: each round
+is grouped by partition (the same murmur2 partitioner as every other writer, so a
+host's events keep one partition), sent through aiokafka's batch path, and
+acknowledged in the spool only when every batch of the round is acknowledged with
+``acks=all``. A failed round is sent again whole, so the log may hold a record twice
+(consumers drop duplicates by event id) but never out of order: the first copy of
+every record comes in spool order.
+
+When the brokers are unreachable or slow the spool simply grows; the producer logs
+once when the outage starts and once when it ends. At ``max_bytes`` the policy
+applies: ``block`` (the default) holds ``submit`` until the brokers make room, so the
+input waits and nothing accepted is lost; ``drop-oldest`` deletes the oldest spool
+segment, logging how many results were lost, and keeps accepting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+from engine.errors import ConfigError, SiteLogError
+from engine.log.kafka import KafkaSettings, bounded, ensure_topic
+from engine.log.records import DEFAULT_PARTITIONS, topic_for
+from engine.log.writer import close_quietly, producer_options
+from engine.poller.spool import Record, Spool
+from schemas.codec import Codec
+from schemas.event import Event
+from schemas.types import check_site_name
+
+log = logging.getLogger(__name__)
+
+WhenFull = Literal["block", "drop-oldest"]
+WHEN_FULL: tuple[WhenFull, ...] = ("block", "drop-oldest")
+
+_ROUND_BYTES = 4 * 1024 * 1024
+_MAX_BACKOFF = 5.0
+
+
+@dataclass(frozen=True)
+class SpoolSettings:
+    """Where the spool lives and how big it may grow."""
+
+    directory: Path
+    max_bytes: int = 1024**3
+    when_full: WhenFull = "block"
+    #: fsync each accepted chunk: survives a machine crash, not only a process kill.
+    fsync: bool = True
+
+    def __post_init__(self) -> None:
+        if self.when_full not in WHEN_FULL:
+            raise ConfigError(f"spool when_full {self.when_full!r} is not one of {WHEN_FULL}")
+
+
+@dataclass(frozen=True)
+class ProducerStats:
+    accepted: int
+    acknowledged: int
+    dropped: int
+    pending: int
+    spool_bytes: int
+    connected: bool
+
+
+class Producer:
+    """Accepts events into a spool and delivers them, in order, to one site's log."""
+
+    def __init__(
+        self,
+        site: str,
+        settings: KafkaSettings,
+        spool: SpoolSettings,
+        *,
+        codec: Codec | None = None,
+        partitions: int = DEFAULT_PARTITIONS,
+        create_topic: bool = True,
+    ) -> None:
+        self.site = check_site_name(site)
+        self.topic = topic_for(site)
+        self.settings = settings
+        self.spool_settings = spool
+        self.codec = codec or Codec()
+        self._spool = Spool(spool.directory, max_bytes=spool.max_bytes, fsync=spool.fsync)
+        self._topic_partitions = partitions
+        self._create_topic = create_topic
+        self._client: AIOKafkaProducer | None = None
+        self._partitions: list[int] = []
+        self._partition_of: dict[bytes, int] = {}
+        self._sender: asyncio.Task[None] | None = None
+        self._has_pending = asyncio.Event()
+        self._acknowledged_event = asyncio.Event()
+        self._outage_since: float | None = None
+        self.accepted = self.acknowledged = self.dropped = self.inherited = 0
+
+    @property
+    def stats(self) -> ProducerStats:
+        return ProducerStats(
+            accepted=self.accepted,
+            acknowledged=self.acknowledged,
+            dropped=self.dropped,
+            pending=self._spool.pending,
+            spool_bytes=self._spool.used_bytes,
+            connected=self._client is not None,
+        )
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the spool (resending what a previous run left) and start delivering."""
+        self._spool.open()
+        self.inherited = self._spool.pending
+        if self.inherited:
+            log.warning(
+                "spool %s holds %d records from a previous run; they are sent first",
+                self.spool_settings.directory,
+                self._spool.pending,
+            )
+            self._has_pending.set()
+        self._sender = asyncio.create_task(self._deliver_forever(), name=f"producer {self.topic}")
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the brokers acknowledged everything accepted; False if ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        while self._spool.pending:
+            self._check_sender()
+            self._acknowledged_event.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._acknowledged_event.wait(), min(left, 1.0))
+            except TimeoutError:
+                continue
+        return True
+
+    async def stop(self, drain_timeout: float = 0.0) -> int:
+        """Stop delivering (after up to ``drain_timeout`` s of draining); returns records left."""
+        if self._sender is None:
+            return self._spool.pending
+        if drain_timeout > 0:
+            await self.drain(drain_timeout)
+        self._sender.cancel()
+        await asyncio.gather(self._sender, return_exceptions=True)
+        self._sender = None
+        await self._disconnect()
+        self._spool.close()
+        return self._spool.pending
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # -- accepting ----------------------------------------------------------------------
+
+    async def submit(self, events: Iterable[Event]) -> int:
+        """Encode and accept ``events`` as one chunk; InvalidEventError accepts none of them."""
+        encode = self.codec.encode
+        records = [(event.key.encode(), encode(event)) for event in events]
+        await self.submit_records(records)
+        return len(records)
+
+    async def submit_records(self, records: Sequence[Record]) -> None:
+        """Accept encoded records: when this returns they are on disk."""
+        if not records:
+            return
+        self._check_sender()
+        size = sum(len(key) + len(value) for key, value in records) + 16 * len(records)
+        while not self._spool.fits(size):
+            await self._make_room(size)
+        self._spool.append(records)
+        self.accepted += len(records)
+        self._has_pending.set()
+
+    async def _make_room(self, size: int) -> None:
+        directory = self.spool_settings.directory
+        if self.spool_settings.when_full == "drop-oldest":
+            lost = self._spool.drop_oldest()
+            if lost or self._spool.fits(size):
+                self.dropped += lost
+                log.error(
+                    "spool %s reached %d bytes: dropped its oldest %d records (policy drop-oldest)",
+                    directory,
+                    self.spool_settings.max_bytes,
+                    lost,
+                )
+                return
+        log.warning(
+            "spool %s reached %d bytes: holding the input until the brokers acknowledge",
+            directory,
+            self.spool_settings.max_bytes,
+        )
+        self._acknowledged_event.clear()
+        while not self._spool.fits(size):
+            self._check_sender()
+            if not self._spool.pending:
+                raise ConfigError(f"a chunk of {size} bytes does not fit in spool {directory}")
+            try:
+                await asyncio.wait_for(self._acknowledged_event.wait(), 1.0)
+            except TimeoutError:
+                continue
+            self._acknowledged_event.clear()
+
+    def _check_sender(self) -> None:
+        if self._sender is None:
+            raise SiteLogError(f"producer for {self.topic} is not started")
+        if self._sender.done() and not self._sender.cancelled():
+            raise SiteLogError(f"producer for {self.topic} stopped: {self._sender.exception()}")
+
+    # -- delivering ---------------------------------------------------------------------
+
+    async def _deliver_forever(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._spool.pending:
+                self._has_pending.clear()
+                await self._has_pending.wait()
+            records, end = self._spool.read(self._spool.acked, _ROUND_BYTES)
+            if not records:
+                self._has_pending.clear()
+                continue
+            try:
+                await self._deliver(records)
+            except SiteLogError as exc:
+                self._on_outage(exc)
+                await self._disconnect()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                continue
+            backoff = 0.1
+            self._spool.acknowledge(end, len(records))
+            self.acknowledged += len(records)
+            self._acknowledged_event.set()
+            self._on_recovery()
+
+    async def _deliver(self, records: list[Record]) -> None:
+        client = await self._connect()
+        by_partition: dict[int, list[Record]] = {}
+        for record in records:
+            by_partition.setdefault(self._partition(record[0]), []).append(record)
+
+        async def send_all() -> None:
+            futures = []
+            for partition, group in by_partition.items():
+                batch = client.create_batch()
+                for key, value in group:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        futures.append(
+                            await client.send_batch(batch, self.topic, partition=partition)
+                        )
+                        batch = client.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                futures.append(await client.send_batch(batch, self.topic, partition=partition))
+            await asyncio.gather(*futures)
+
+        await bounded(send_all(), self.settings.request_timeout, self._what("appending to"))
+
+    def _partition(self, key: bytes) -> int:
+        partition = self._partition_of.get(key)
+        if partition is None:
+            partition = DefaultPartitioner()(key, self._partitions, self._partitions)
+            self._partition_of[key] = partition
+        return partition
+
+    async def _connect(self) -> AIOKafkaProducer:
+        if self._client is not None:
+            return self._client
+        client = AIOKafkaProducer(**producer_options(self.settings, max_batch_size=1024 * 1024))
+        try:
+            await bounded(
+                client.start(), self.settings.connect_timeout, self._what("connecting to")
+            )
+            if self._create_topic:
+                await ensure_topic(self.settings, self.topic, self._topic_partitions)
+            partitions = await bounded(
+                client.partitions_for(self.topic),
+                self.settings.connect_timeout,
+                self._what("reading partitions of"),
+            )
+            if not partitions:
+                raise SiteLogError(f"{self._what('reading partitions of')}: the topic has none")
+        except BaseException:
+            await close_quietly(
+                client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
+            )
+            raise
+        if sorted(partitions) != self._partitions:
+            self._partitions = sorted(partitions)
+            self._partition_of.clear()
+        self._client = client
+        return client
+
+    async def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await close_quietly(
+                client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
+            )
+
+    def _on_outage(self, exc: SiteLogError) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.warning(
+                "%s; spooling to %s (%d records waiting)",
+                exc,
+                self.spool_settings.directory,
+                self._spool.pending,
+            )
+
+    def _on_recovery(self) -> None:
+        if self._outage_since is not None:
+            log.warning(
+                "%s reachable again after %.1fs; sending %d spooled records",
+                self.topic,
+                time.monotonic() - self._outage_since,
+                self._spool.pending,
+            )
+            self._outage_since = None
+
+    def _what(self, action: str) -> str:
+        return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"

@@ -1,0 +1,108 @@
+"""``sitelog demo`` run as a user runs it: up within 30 s, each node holding the right sites,
+and Ctrl-C (SIGINT) stopping every broker and database it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from engine.dev.process import port_accepts
+
+SITELOG = str(Path(sys.executable).with_name("sitelog"))
+
+
+def call(url: str, token: str | None = None, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode())
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def check_api(apis: dict[str, str], read: str, operate: str) -> None:
+    """The printed URLs and tokens work as printed."""
+    status, page = call(apis["paris-1"] + "/api/v1/hosts?limit=1000", read)
+    assert status == 200 and len(page["items"]) == 40
+    assert {h["site"] for h in page["items"]} == {"paris"}
+    assert call(apis["central-1"] + "/api/v1/hosts")[0] == 401
+    host = page["items"][0]["host"]
+    command = apis["central-1"] + "/api/v1/commands/add-comment?wait=projected"
+    assert call(command, read, {"host": host, "text": "hi"})[0] == 403
+    status, accepted = call(command, operate, {"host": host, "text": "hi"})
+    assert status == 202 and accepted["projected"] is True
+
+
+def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
+    started = time.monotonic()
+    demo = subprocess.Popen(
+        [SITELOG, "demo", "--hosts", "40", "--report-every", "1", "--duration", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in demo.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+
+    def next_line(deadline: float) -> str:
+        line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        seen.append(line)
+        return line
+
+    try:
+        deadline = started + 30
+        while "ready in" not in next_line(deadline):
+            pass
+        ready_after = time.monotonic() - started
+        # Reports until every node shows all its hosts: central both sites, remotes their own.
+        latest: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        full = "40 hosts 120 services"
+        while not (
+            f"paris: {full}" in latest.get("central-1", "")
+            and f"lyon: {full}" in latest.get("central-1", "")
+            and f"paris: {full}" in latest.get("paris-1", "")
+            and f"lyon: {full}" in latest.get("lyon-1", "")
+        ):
+            if match := re.match(r"\[[\d:]+\] (\S+)\s+(.*)", next_line(deadline)):
+                latest[match[1]] = match[2]
+        assert "lyon" not in latest["paris-1"] and "paris" not in latest["lyon-1"]
+        output = "".join(seen)
+        ports = [int(p) for p in re.findall(r"broker \w+\s+127\.0\.0\.1:(\d+)", output)]
+        assert len(ports) == 3
+        apis = dict(re.findall(r"api (\S+)\s+(http://\S+)/api/v1/", output))
+        assert set(apis) == {"central-1", "paris-1", "lyon-1"}
+        ports += [int(url.rsplit(":", 1)[1]) for url in apis.values()]
+        read = re.search(r"read token\s+(\S+)", output)
+        operate = re.search(r"operate token\s+(\S+)", output)
+        assert read and operate
+        check_api(apis, read[1], operate[1])
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        code = demo.wait(timeout=60)
+    print(f"demo ready in {ready_after:.1f}s")
+    assert ready_after < 30
+    assert code == 0
+    assert not any(port_accepts(port) for port in ports)
