@@ -34,7 +34,7 @@ from engine.api import ApiServer, params
 from engine.api import queries as api_queries
 from engine.dev import EmbeddedPostgres
 from engine.log.kafka import KafkaSettings
-from engine.node.config import NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import make_token
 from projections import fold
@@ -200,7 +200,7 @@ async def _run(dsn: str, bootstrap: str) -> list[Result]:
     kafka = KafkaSettings(bootstrap)
     config = NodeConfig(
         name="central-1",
-        role="central",
+        role=NodeRole.CENTRAL,
         site="central",
         dsn=dsn,
         schema=schema,

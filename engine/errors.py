@@ -12,7 +12,7 @@ __all__ = [
     "BrokerUnavailableError",
     "ConfigError",
     "EmbeddedServiceError",
-    "SiteLogError",
+    "LogError",
     "SitelogError",
 ]
 
@@ -21,11 +21,11 @@ class ConfigError(SitelogError):
     """A setting is missing or invalid; the message names the setting."""
 
 
-class SiteLogError(SitelogError):
+class LogError(SitelogError):
     """A site log operation failed (produce, topic creation, offsets)."""
 
 
-class BrokerUnavailableError(SiteLogError):
+class BrokerUnavailableError(LogError):
     """The brokers of a site could not be reached within the configured bound."""
 
 
@@ -33,7 +33,7 @@ class EmbeddedServiceError(SitelogError):
     """An embedded broker or PostgreSQL server could not be found, started or stopped."""
 
 
-class LogWentBackwardsError(SiteLogError):
+class LogWentBackwardsError(LogError):
     """A partition's log end is below an offset already consumed: the log was lost or replaced.
 
     Re-applying from there would silently apply different events under old offsets,
@@ -48,7 +48,7 @@ class LogWentBackwardsError(SiteLogError):
         self.site, self.partition, self.expected, self.log_end = site, partition, expected, log_end
 
 
-class LogGapError(SiteLogError):
+class LogGapError(LogError):
     """The next offset to read is no longer in the log (deleted by retention)."""
 
     def __init__(self, site: str, partition: int, expected: int, log_start: int) -> None:

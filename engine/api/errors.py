@@ -11,8 +11,8 @@ from engine.errors import (
     BrokerUnavailableError,
     CentralOnlyError,
     ConflictError,
+    LogError,
     OutsideSubsetError,
-    SiteLogError,
     UnknownSubjectError,
 )
 from schemas.errors import InvalidEventError, SitelogError
@@ -50,6 +50,6 @@ def translate(exc: SitelogError) -> ApiError:
         return ApiError(403, "central-only", str(exc))
     if isinstance(exc, ConflictError):
         return ApiError(409, "conflict", str(exc))
-    if isinstance(exc, BrokerUnavailableError | SiteLogError):
+    if isinstance(exc, BrokerUnavailableError | LogError):
         return ApiError(503, "log-unavailable", str(exc))
     return ApiError(500, "internal", str(exc))

@@ -29,7 +29,7 @@ from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.log.kafka import KafkaSettings
 from engine.log.writer import SiteLogWriter
 from engine.member.agent import MemberSettings, PoolMember
-from engine.node.config import NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import ApiToken, make_token
 from engine.poller import simulation
@@ -77,8 +77,10 @@ class Demo:
             brokers = {site: services.enter_context(EmbeddedBroker()) for site in SITES}
             postgres = services.enter_context(EmbeddedPostgres())
             boot = {site: b.bootstrap_servers for site, b in brokers.items()}
-            self.nodes = [self._node("central-1", "central", "central", postgres, boot)]
-            self.nodes += [self._node(f"{s}-1", "remote", s, postgres, boot) for s in REMOTES]
+            self.nodes = [self._node("central-1", NodeRole.CENTRAL, "central", postgres, boot)]
+            self.nodes += [
+                self._node(f"{s}-1", NodeRole.REMOTE, s, postgres, boot) for s in REMOTES
+            ]
             self._describe(boot, postgres)
             tasks: list[asyncio.Task[None]] = []
             async with contextlib.AsyncExitStack() as running:
@@ -100,9 +102,9 @@ class Demo:
         self.say("sitelog demo: stopped; brokers and PostgreSQL are gone")
 
     def _node(
-        self, name: str, role: str, site: str, postgres: EmbeddedPostgres, boot: dict[str, str]
+        self, name: str, role: NodeRole, site: str, postgres: EmbeddedPostgres, boot: dict[str, str]
     ) -> Node:
-        followed = SITES if role == "central" else ("central", site)
+        followed = SITES if role is NodeRole.CENTRAL else ("central", site)
         config = NodeConfig(
             name=name,
             role=role,

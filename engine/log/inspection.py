@@ -129,7 +129,7 @@ async def read_records(
 ) -> AsyncGenerator[LogRecord, None]:
     """Every record of ``ranges``, each once, partition by partition and in offset order.
 
-    ``reader`` must be started. Raises SiteLogError when a partition yields nothing
+    ``reader`` must be started. Raises LogError when a partition yields nothing
     for ``stall_timeout`` seconds before its range is read (brokers gone), so a read
     always ends.
     """

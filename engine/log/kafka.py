@@ -1,7 +1,7 @@
 """The aiokafka adapter: connection settings (TLS, SASL), bounded start-up, topic creation.
 
 aiokafka's exceptions stop here: callers see :class:`BrokerUnavailableError` or
-:class:`SiteLogError` with one line naming the site and the brokers.
+:class:`LogError` with one line naming the site and the brokers.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
-from engine.errors import BrokerUnavailableError, ConfigError, SiteLogError
+from engine.errors import BrokerUnavailableError, ConfigError, LogError
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     except KafkaConnectionError:
         raise BrokerUnavailableError(f"{what}: brokers unreachable") from None
     except KafkaError as exc:
-        raise SiteLogError(f"{what}: {type(exc).__name__}: {exc}") from None
+        raise LogError(f"{what}: {type(exc).__name__}: {exc}") from None
 
 
 async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> None:
@@ -106,7 +106,7 @@ async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> 
         )
         for _topic, code, message in response.topic_errors:
             if code not in (0, _TOPIC_EXISTS):
-                raise SiteLogError(f"{what}: error {code}: {message}")
+                raise LogError(f"{what}: error {code}: {message}")
             if code == 0:
                 log.info("created topic %s with %d partitions", topic, partitions)
     finally:

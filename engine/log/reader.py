@@ -16,7 +16,7 @@ from typing import Self
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
-from engine.errors import BrokerUnavailableError, LogGapError, LogWentBackwardsError, SiteLogError
+from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import (
     DEFAULT_PARTITIONS,
@@ -51,7 +51,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str, seconds: float) ->
         if found:
             return sorted(found)
         if loop.time() > deadline:
-            raise SiteLogError(f"topic {topic} has no partitions after {seconds:g}s")
+            raise LogError(f"topic {topic} has no partitions after {seconds:g}s")
         # topics() refreshes the metadata of every topic, through the public API.
         await bounded(consumer.topics(), seconds, f"reading {topic} metadata")
         await asyncio.sleep(0.05)
@@ -154,7 +154,7 @@ class SiteLogReader:
     @property
     def consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:
-            raise SiteLogError(f"{self._what('reading')}: the reader is not started")
+            raise LogError(f"{self._what('reading')}: the reader is not started")
         return self._consumer
 
     async def assign(self, offsets: Mapping[int, int] | None = None) -> None:
@@ -162,7 +162,7 @@ class SiteLogReader:
         offsets = dict(offsets or {})
         unknown = sorted(set(offsets) - set(self._partitions))
         if unknown:
-            raise SiteLogError(f"{self.topic} has no partition {unknown[0]}")
+            raise LogError(f"{self.topic} has no partition {unknown[0]}")
         starts = {p: o.start for p, o in (await self.log_offsets()).items()}
         tps = [TopicPartition(self.topic, p) for p in self._partitions]
         self.consumer.assign(tps)
@@ -193,7 +193,7 @@ class SiteLogReader:
             await self._raise_out_of_range(exc)
             raise  # unreachable: _raise_out_of_range always raises
         except KafkaError as exc:
-            raise SiteLogError(f"{self._what('reading')}: {type(exc).__name__}: {exc}") from None
+            raise LogError(f"{self._what('reading')}: {type(exc).__name__}: {exc}") from None
         batches = []
         for tp, records in fetched.items():
             batch = ReadBatch(self.site, tp.partition, high_watermark=self.consumer.highwater(tp))
@@ -223,7 +223,7 @@ class SiteLogReader:
     ) -> AsyncIterator[ReadBatch]:
         """The batches of the partitions in ``ends`` up to those offsets (exclusive), cut there.
 
-        Ends when every such partition reached its end. Raises SiteLogError when one
+        Ends when every such partition reached its end. Raises LogError when one
         yields nothing for ``stall_timeout`` seconds short of its end (brokers gone), so
         a bounded read always ends.
         """
@@ -245,7 +245,7 @@ class SiteLogReader:
             stalled = [p for p, end in behind.items() if self._next[p] < end]
             if stalled and loop.time() - last_progress > stall_timeout:
                 p = stalled[0]
-                raise SiteLogError(
+                raise LogError(
                     f"{self._what('reading')}: no record at offset {self._next[p]} of partition "
                     f"{p} within {stall_timeout:g}s (reading up to {behind[p]})"
                 )
@@ -264,7 +264,7 @@ class SiteLogReader:
                 raise LogWentBackwardsError(self.site, partition, expected, bounds.end)
             if expected < bounds.start:
                 raise LogGapError(self.site, partition, expected, bounds.start)
-        raise SiteLogError(f"{self._what('reading')}: offset out of range: {exc}")
+        raise LogError(f"{self._what('reading')}: offset out of range: {exc}")
 
     async def stop(self) -> None:
         consumer, self._consumer = self._consumer, None

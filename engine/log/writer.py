@@ -18,7 +18,7 @@ from typing import Any, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from engine.errors import SiteLogError
+from engine.errors import LogError
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import DEFAULT_PARTITIONS, Appended, topic_for
 from schemas.codec import Codec
@@ -100,7 +100,7 @@ class SiteLogWriter:
     @property
     def producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            raise SiteLogError(f"{self._what('writing to')}: the writer is not started")
+            raise LogError(f"{self._what('writing to')}: the writer is not started")
         return self._producer
 
     async def stop(self) -> None:
@@ -121,7 +121,7 @@ class SiteLogWriter:
         try:
             return await self.producer.send(self.topic, value=value, key=key)  # type: ignore[no-any-return]
         except KafkaError as exc:
-            raise SiteLogError(f"{self._what('appending to')}: {exc}") from None
+            raise LogError(f"{self._what('appending to')}: {exc}") from None
 
     async def send(self, event: Event) -> Pending:
         """Encode and queue an event in the current batch; see :meth:`acknowledged`."""

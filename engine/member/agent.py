@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from engine.errors import SiteLogError
+from engine.errors import LogError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
 from engine.log.records import ReadBatch
@@ -186,7 +186,7 @@ class PoolMember:
         while True:
             try:
                 self._apply(await self._reader.read(timeout=self.tick))
-            except SiteLogError as exc:
+            except LogError as exc:
                 log.warning("reading central's log: %s", exc)
                 await asyncio.sleep(self.tick)
             self._evaluate()

@@ -45,6 +45,7 @@ import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,19 @@ from engine.node.tokens import ApiToken, TokenConfigError, parse_token
 from schemas.errors import InvalidEventError
 from schemas.types import check_site_name
 
-ROLES = ("central", "remote")
+#: The central site's name: its log holds configuration and central's operator actions.
 CENTRAL = "central"
+
+
+class NodeRole(StrEnum):
+    """What a node follows and keeps: central follows every site log and keeps everything;
+    a remote node follows its own site's log and central's, and keeps its site's subset."""
+
+    CENTRAL = "central"
+    REMOTE = "remote"
+
+
+ROLES = tuple(role.value for role in NodeRole)
 
 _SCALAR_KEYS: dict[str, dict[str, type]] = {
     "node": {"name": str, "role": str, "site": str},
@@ -80,7 +92,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 @dataclass(frozen=True)
 class NodeConfig:
     name: str
-    role: str
+    role: NodeRole
     site: str
     dsn: str
     schema: str
@@ -90,17 +102,21 @@ class NodeConfig:
     lease_request_period: float = 130.0
     network_latency: float = 30.0
 
+    def __post_init__(self) -> None:
+        # A role given as its text ("remote") is the same role.
+        object.__setattr__(self, "role", NodeRole(self.role))
+
     @property
     def followed(self) -> dict[str, KafkaSettings]:
         """The site logs this node replays: all of them on central; its own and central's on
         a remote node."""
-        if self.role == CENTRAL:
+        if self.role is NodeRole.CENTRAL:
             return dict(self.sites)
         return {name: self.sites[name] for name in (CENTRAL, self.site)}
 
     def accepts(self, target_site: str) -> bool:
         """Whether this node keeps subjects owned by ``target_site`` (its subset)."""
-        return self.role == CENTRAL or target_site == self.site
+        return self.role is NodeRole.CENTRAL or target_site == self.site
 
 
 def env_name(*path: str) -> str:
@@ -244,7 +260,8 @@ def _validated(values: dict[str, Any], sites: dict[str, KafkaSettings]) -> NodeC
         check_site_name(values["site"])
     except InvalidEventError as exc:
         raise ConfigError(f"node.site: {exc}") from None
-    if values["role"] == CENTRAL and values["site"] != CENTRAL:
+    values["role"] = NodeRole(values["role"])
+    if values["role"] is NodeRole.CENTRAL and values["site"] != CENTRAL:
         raise ConfigError(
             f"node.site: a central node writes to site 'central', not {values['site']!r}"
         )

@@ -15,7 +15,7 @@ from typing import Self
 
 from engine.errors import BrokerUnavailableError
 from engine.log.writer import SiteLogWriter
-from engine.node.config import CENTRAL, NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.default_pools import DefaultPools
 from engine.node.projector import Projector, SiteStatus
 from engine.node.write_path import WritePath
@@ -50,7 +50,7 @@ class Node:
                 lease_request_period=config.lease_request_period,
                 network_latency=config.network_latency,
             )
-            if config.role == CENTRAL
+            if config.role is NodeRole.CENTRAL
             else None
         )
 

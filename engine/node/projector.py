@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from engine.errors import LogGapError, LogWentBackwardsError, SiteLogError
+from engine.errors import LogError, LogGapError, LogWentBackwardsError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader, read_log_offsets
 from engine.log.records import ReadBatch
@@ -176,7 +176,7 @@ class Projector:
                 log.error("%s", exc)
                 self._progress.set()
                 return
-            except SiteLogError as exc:
+            except LogError as exc:
                 status.state, status.error = "disconnected", str(exc)
                 log.warning("site %s: %s; retrying in %.1fs", site, exc, delay)
                 self._progress.set()
@@ -203,7 +203,7 @@ class Projector:
                 continue
             try:
                 offsets = await read_log_offsets(settings, reader.topic, reader.partitions)
-            except SiteLogError as exc:
+            except LogError as exc:
                 if status.state == "running":
                     status.state, status.error = "disconnected", str(exc)
                     log.warning("site %s: %s", site, exc)

@@ -18,7 +18,7 @@ from engine.errors import CentralOnlyError, OutsideSubsetError, UnknownSubjectEr
 from engine.log.records import Appended
 from engine.log.writer import SiteLogWriter
 from engine.node import pool_rules
-from engine.node.config import CENTRAL
+from engine.node.config import CENTRAL, NodeRole
 from projections import fold, lookup
 from projections.quorum import pool_state
 from projections.state import Changes, ProjectionState
@@ -67,7 +67,7 @@ class WritePath:
         self,
         *,
         origin: str,
-        role: str,
+        role: NodeRole,
         site: str,
         writer: SiteLogWriter,
         state: Callable[[], ProjectionState],
@@ -82,7 +82,7 @@ class WritePath:
         owner = lookup.host_site(self._state(), host_name)
         if owner is None:
             raise UnknownSubjectError(f"unknown host {host_name!r}")
-        if self.role != CENTRAL and owner != self.site:
+        if self.role is not NodeRole.CENTRAL and owner != self.site:
             raise OutsideSubsetError(
                 f"host {host_name!r} belongs to site {owner!r}; this node serves {self.site!r}"
             )
@@ -249,7 +249,7 @@ class WritePath:
         a server and then add it to a pool. ``initialising`` lets central create the
         builtin pools.
         """
-        if self.role != CENTRAL:
+        if self.role is not NodeRole.CENTRAL:
             raise CentralOnlyError("configuration is authored on central only")
         events = []
         pools: ProjectionState | None = None

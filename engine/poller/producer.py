@@ -31,7 +31,7 @@ from typing import Literal, Self
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from engine.errors import ConfigError, SiteLogError
+from engine.errors import ConfigError, LogError
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.log.writer import close_quietly, producer_options
@@ -222,9 +222,9 @@ class Producer:
 
     def _check_sender(self) -> None:
         if self._sender is None:
-            raise SiteLogError(f"producer for {self.topic} is not started")
+            raise LogError(f"producer for {self.topic} is not started")
         if self._sender.done() and not self._sender.cancelled():
-            raise SiteLogError(f"producer for {self.topic} stopped: {self._sender.exception()}")
+            raise LogError(f"producer for {self.topic} stopped: {self._sender.exception()}")
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -240,7 +240,7 @@ class Producer:
                 continue
             try:
                 await self._deliver(records)
-            except SiteLogError as exc:
+            except LogError as exc:
                 self._on_outage(exc)
                 await self._disconnect()
                 await asyncio.sleep(backoff)
@@ -297,7 +297,7 @@ class Producer:
                 self._what("reading partitions of"),
             )
             if not partitions:
-                raise SiteLogError(f"{self._what('reading partitions of')}: the topic has none")
+                raise LogError(f"{self._what('reading partitions of')}: the topic has none")
         except BaseException:
             await close_quietly(
                 client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
@@ -316,7 +316,7 @@ class Producer:
                 client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
             )
 
-    def _on_outage(self, exc: SiteLogError) -> None:
+    def _on_outage(self, exc: LogError) -> None:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log.warning(

@@ -23,7 +23,7 @@ from engine.dev.process import free_port
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader, read_log_offsets
 from engine.log.writer import SiteLogWriter
-from engine.node.config import NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import make_token
 from engine.poller import simulation
@@ -44,7 +44,9 @@ def database(server: EmbeddedPostgres | str, name: str) -> str:
     return server if isinstance(server, str) else server.create_database(name)
 
 
-def node_config(name: str, role: str, site: str, dsn: str, sites: dict[str, str]) -> NodeConfig:
+def node_config(
+    name: str, role: NodeRole, site: str, dsn: str, sites: dict[str, str]
+) -> NodeConfig:
     return NodeConfig(
         name=name,
         role=role,
@@ -105,14 +107,14 @@ def deployment(postgres_server: EmbeddedPostgres | str) -> Iterator[Deployment]:
         c_boot, p_boot = central_broker.bootstrap_servers, paris_broker.bootstrap_servers
         central = node_config(
             "central-1",
-            "central",
+            NodeRole.CENTRAL,
             "central",
             database(postgres_server, f"central_{tag}"),
             {"central": c_boot, "paris": to_paris.address},
         )
         paris = node_config(
             "paris-1",
-            "remote",
+            NodeRole.REMOTE,
             "paris",
             database(postgres_server, f"paris_{tag}"),
             {"central": to_central.address, "paris": p_boot},

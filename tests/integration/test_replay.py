@@ -25,7 +25,7 @@ from engine.dev import EmbeddedBroker
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
 from engine.log.writer import SiteLogWriter
-from engine.node.config import NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.poller import simulation
 from engine.recovery.dead_letters import Retried, retry
@@ -54,7 +54,7 @@ def broker() -> Iterator[str]:
 def _config(bootstrap: str, dsn: str) -> NodeConfig:
     return NodeConfig(
         name="paris-1",
-        role="remote",
+        role=NodeRole.REMOTE,
         site="paris",
         dsn=dsn,
         schema=f"r_{uuid.uuid4().hex[:8]}",
@@ -192,7 +192,7 @@ def test_replay_refuses_the_live_schema_and_an_existing_target(
 def _central(bootstrap: str, dsn: str) -> NodeConfig:
     return NodeConfig(
         name="central-1",
-        role="central",
+        role=NodeRole.CENTRAL,
         site="central",
         dsn=dsn,
         schema=f"c_{uuid.uuid4().hex[:8]}",

@@ -16,6 +16,7 @@ from engine.errors import CentralOnlyError, UnknownSubjectError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
 from engine.log.writer import SiteLogWriter
+from engine.node.config import NodeRole
 from engine.node.projector import Projector
 from engine.node.write_path import WritePath
 from projections.postgres import PostgresSink
@@ -49,14 +50,14 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
                 await remote.start()
                 on_central = WritePath(
                     origin="central-1",
-                    role="central",
+                    role=NodeRole.CENTRAL,
                     site="central",
                     writer=cw,
                     state=lambda: central.state,
                 )
                 on_paris = WritePath(
                     origin="paris-1",
-                    role="remote",
+                    role=NodeRole.REMOTE,
                     site="paris",
                     writer=pw,
                     state=lambda: remote.state,

@@ -22,7 +22,7 @@ from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
 from engine.log.records import DEFAULT_PARTITIONS
 from engine.log.writer import SiteLogWriter
-from engine.node.config import NodeConfig
+from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import ApiToken, make_token
 from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
@@ -203,7 +203,7 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
         central = Node(
             NodeConfig(
                 name="central-1",
-                role="central",
+                role=NodeRole.CENTRAL,
                 site="central",
                 dsn=pg_dsn,
                 schema=f"api_c_{tag}",
@@ -217,7 +217,7 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
         paris = Node(
             NodeConfig(
                 name="paris-1",
-                role="remote",
+                role=NodeRole.REMOTE,
                 site="paris",
                 dsn=pg_dsn,
                 schema=f"api_p_{tag}",
