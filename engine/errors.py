@@ -1,7 +1,8 @@
-"""Errors raised by the running parts of sitelog (site logs, embedded services, CLI).
+"""Errors raised by the running parts of sitelog (site logs, nodes, embedded services, CLI).
 
 Library errors (aiokafka, psycopg, subprocess failures) are translated into these
 at the adapter that meets them; nothing above the adapter sees a library exception.
+The whole error tree, and what ``retriable`` means, is drawn in ``schemas.errors``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,19 @@ from schemas.errors import SitelogError
 
 __all__ = [
     "BrokerUnavailableError",
+    "CentralOnlyError",
+    "CommandError",
     "ConfigError",
+    "ConflictError",
     "EmbeddedServiceError",
+    "IngestStateError",
+    "LifecycleError",
     "LogError",
+    "LogGapError",
+    "LogWentBackwardsError",
+    "OutsideSubsetError",
     "SitelogError",
+    "UnknownSubjectError",
 ]
 
 
@@ -22,11 +32,27 @@ class ConfigError(SitelogError):
 
 
 class LogError(SitelogError):
-    """A site log operation failed (produce, topic creation, offsets)."""
+    """A site log operation failed (produce, topic creation, offsets).
+
+    Retriable unless said otherwise: brokers come back. One translated from an aiokafka
+    error takes that error's own policy (``retriable=``).
+    """
+
+    retriable = True
+
+    def __init__(self, message: str, *, retriable: bool | None = None) -> None:
+        super().__init__(message)
+        if retriable is not None:
+            self.retriable = retriable
 
 
 class BrokerUnavailableError(LogError):
     """The brokers of a site could not be reached within the configured bound."""
+
+
+class LifecycleError(SitelogError):
+    """A component was used out of its lifecycle: started twice, or used before its start
+    or after its stop. A bug in the caller, never retried."""
 
 
 class EmbeddedServiceError(SitelogError):
@@ -40,6 +66,8 @@ class LogWentBackwardsError(LogError):
     so the site stops until an operator rebuilds from the logs (``sitelog replay``).
     """
 
+    retriable = False
+
     def __init__(self, site: str, partition: int, expected: int, log_end: int) -> None:
         super().__init__(
             f"site {site} partition {partition}: log end {log_end} is before offset {expected} "
@@ -50,6 +78,8 @@ class LogWentBackwardsError(LogError):
 
 class LogGapError(LogError):
     """The next offset to read is no longer in the log (deleted by retention)."""
+
+    retriable = False
 
     def __init__(self, site: str, partition: int, expected: int, log_start: int) -> None:
         super().__init__(

@@ -1,8 +1,10 @@
-"""Errors of the projection layer."""
+"""Errors of the projection layer (see the tree in ``schemas.errors``)."""
 
 from __future__ import annotations
 
 from schemas.errors import SitelogError
+
+__all__ = ["DatabaseError", "DatabaseUnavailableError", "ProjectionReplacedError"]
 
 
 class ProjectionReplacedError(SitelogError):
@@ -12,6 +14,15 @@ class ProjectionReplacedError(SitelogError):
     the new one back before writing again. Nothing of the refused batch was written.
     """
 
+    retriable = True  # once the writer has loaded the new projection back
 
-class DatabaseUnavailableError(SitelogError):
-    """PostgreSQL could not be reached with the configured DSN (one line: where, and why)."""
+
+class DatabaseError(SitelogError):
+    """A statement failed in PostgreSQL for a reason that trying again will not change."""
+
+
+class DatabaseUnavailableError(DatabaseError):
+    """PostgreSQL cannot be used now: unreachable, restarting, the connection lost, or a
+    transaction that lost a serialization race. One line: where, and why."""
+
+    retriable = True

@@ -22,11 +22,11 @@ from typing import Any, Self
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from projections.digest import digest
-from projections.errors import DatabaseUnavailableError, ProjectionReplacedError
+from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
+from projections.postgres_errors import place_of, translated
 from projections.rollups import BUCKET
 from projections.rows import ROW_TYPES, DeadLetterRow
 from projections.state import Changes
@@ -58,15 +58,8 @@ _GENERATION = "generation"
 
 def connect(dsn: str) -> psycopg.Connection[Any]:
     """A connection to ``dsn`` (not in autocommit); DatabaseUnavailableError if it fails."""
-    try:
-        return psycopg.connect(dsn, autocommit=False)
-    except psycopg.OperationalError as exc:
-        where = conninfo_to_dict(dsn)
-        place = (
-            f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname', '')}"
-        )
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailableError(f"PostgreSQL at {place}: {reason}") from None
+    with translated(f"PostgreSQL at {place_of(dsn)}"):
+        return psycopg.connect(dsn, autocommit=False, connect_timeout=10)
 
 
 def column_list(table: Table) -> sql.Composable:
@@ -115,6 +108,10 @@ class PostgresSink:
         When every table exists nothing is run: ``CREATE INDEX IF NOT EXISTS`` takes a
         SHARE lock before it looks, which would stall a projector writing meanwhile.
         """
+        with translated(f"creating projection {self.schema}"):
+            self._create_tables()
+
+    def _create_tables(self) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self._complete(cur):
                 return
@@ -180,6 +177,10 @@ class PostgresSink:
 
     def load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every register row, typed, to rebuild the fold's state after a restart."""
+        with translated(f"loading projection {self.schema}"):
+            return self._load_registers()
+
+    def _load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
         out = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             for table in TABLES:
@@ -193,6 +194,10 @@ class PostgresSink:
 
     def load_offsets(self) -> dict[str, dict[int, int]]:
         """The next offset to read, by site and partition."""
+        with translated(f"loading the offsets of {self.schema}"):
+            return self._load_offsets()
+
+    def _load_offsets(self) -> dict[str, dict[int, int]]:
         offsets: dict[str, dict[int, int]] = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
@@ -204,6 +209,10 @@ class PostgresSink:
 
     def load_generation(self) -> int:
         """Read the projection's generation; later writes check that it has not changed."""
+        with translated(f"loading the generation of {self.schema}"):
+            return self._load_generation()
+
+    def _load_generation(self) -> int:
         with self.conn.transaction(), self.conn.cursor() as cur:
             self.generation = self._generation(cur)
         return self.generation
@@ -231,6 +240,10 @@ class PostgresSink:
         When the caller loaded a generation, the write is refused with
         ProjectionReplacedError if the projection was replaced since.
         """
+        with translated(f"writing a batch to {self.schema}"):
+            self._write(changes)
+
+    def _write(self, changes: Changes) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self.generation is not None:
                 self._lock(cur, exclusive=False)

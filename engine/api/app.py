@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 256 * 1024
+#: Seconds a request waits for a database connection before answering 503.
+POOL_TIMEOUT = 5.0
 METRICS = web.AppKey("metrics", ApiMetrics)
 TOKENS = web.AppKey("tokens", TokenBook)
 OPENAPI = web.AppKey("openapi", bytes)
@@ -143,6 +145,8 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
         min_size=1,
         max_size=pool_size,
         kwargs={"autocommit": True},
+        # A request waits this long for a connection, then answers 503 (PostgreSQL away).
+        timeout=POOL_TIMEOUT,
         open=False,
         name="sitelog-api",
     )

@@ -6,14 +6,16 @@ answers 202 with the event's id and position; it never writes a projection row.
 projection holds the event, so the caller reads its own write; ``projected`` in the
 answer says whether it does.
 
-Each command's body is declared once (``COMMANDS``): the handler validates against
-it and the OpenAPI document is generated from it.
+Each operator command is declared once (``engine.node.operator_commands``): the
+handler validates the body against that declaration, the write path builds the
+payload from it, and the OpenAPI document is generated from it. The handler looks up
+the subject's owning site once, when the write path prepares the command, and checks
+the token's site on it before appending.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -22,214 +24,26 @@ from engine.api import params
 from engine.api.context import check_site, context, json, token
 from engine.api.errors import ApiError, bad_request
 from engine.log.records import Appended
-from engine.node.write_path import WritePath, Written
-from projections import lookup
-from projections.state import ProjectionState
+from engine.node.operator_commands import OPERATOR_COMMANDS, OperatorCommand, Values
 from schemas.errors import InvalidEventError
 from schemas.event import Event
 from schemas.json_form import payload_from_json
 from schemas.types import event_id_str
 
-MAX_TEXT = 8192
 DEFAULT_WAIT, MAX_WAIT = 10.0, 30.0  # seconds ?wait=projected waits, by default and at most
 MAX_CONFIGURATION_EVENTS = 1000
 
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: str  # text, nonblank (text with a non-space character), bool, instant, micros
-    required: bool = False
-    default: Any = None
-    description: str = ""
+#: Every operator command is an API command, under its own name.
+COMMANDS: Mapping[str, OperatorCommand] = OPERATOR_COMMANDS
 
 
-@dataclass(frozen=True)
-class Command:
-    name: str
-    summary: str
-    fields: tuple[Field, ...]
-    run: Callable[[WritePath, dict[str, Any]], Awaitable[Written]]
-    #: The site owning the command's subject, when this node knows it.
-    owner: Callable[[ProjectionState, dict[str, Any]], str | None]
+def validate(command: OperatorCommand, body: dict[str, Any], author: str) -> Values:
+    """The body's fields typed, defaulted and checked; a 400 names the first wrong field.
 
-
-_HOST = Field("host", "text", True, description="host name")
-_SERVICE = Field("service", "text", description="service description; absent for the host")
-_AUTHOR = Field("author", "nonblank", description="who acts; defaults to the token's name")
-
-
-def _host_owner(state: ProjectionState, body: dict[str, Any]) -> str | None:
-    return lookup.host_site(state, body["host"])
-
-
-def _downtime_owner(state: ProjectionState, body: dict[str, Any]) -> str | None:
-    row = lookup.downtime(state, body["downtime_id"])
-    return None if row is None else row.target_site
-
-
-def _comment_owner(state: ProjectionState, body: dict[str, Any]) -> str | None:
-    row = lookup.comment(state, body["comment_id"])
-    return None if row is None else row.target_site
-
-
-COMMANDS = {
-    c.name: c
-    for c in (
-        Command(
-            "acknowledge",
-            "Acknowledge a host or service problem",
-            (
-                _HOST,
-                _SERVICE,
-                _AUTHOR,
-                Field("comment", "text", default=""),
-                Field("sticky", "bool", default=False, description="hold until recovery"),
-                Field("notify", "bool", default=True),
-                Field("persistent", "bool", default=False),
-                Field("expire_time", "instant", description="when it lapses by itself"),
-            ),
-            lambda w, b: w.acknowledge(
-                b["host"],
-                b["service"],
-                author=b["author"],
-                comment=b["comment"],
-                sticky=b["sticky"],
-                notify=b["notify"],
-                persistent=b["persistent"],
-                expire_time=b["expire_time"],
-            ),
-            _host_owner,
-        ),
-        Command(
-            "remove-acknowledgement",
-            "Remove the acknowledgement of a host or service",
-            (_HOST, _SERVICE, _AUTHOR),
-            lambda w, b: w.remove_acknowledgement(b["host"], b["service"], author=b["author"]),
-            _host_owner,
-        ),
-        Command(
-            "schedule-downtime",
-            "Schedule a fixed or flexible downtime",
-            (
-                _HOST,
-                _SERVICE,
-                _AUTHOR,
-                Field("start_time", "instant", True),
-                Field("end_time", "instant", True),
-                Field("fixed", "bool", default=True),
-                Field("duration", "micros", default=0, description="for a flexible downtime"),
-                Field("with_services", "bool", default=False, description="host: cover services"),
-                Field("comment", "text", default=""),
-            ),
-            lambda w, b: w.schedule_downtime(
-                b["host"],
-                b["service"],
-                author=b["author"],
-                start_time=b["start_time"],
-                end_time=b["end_time"],
-                fixed=b["fixed"],
-                duration=b["duration"],
-                with_services=b["with_services"],
-                comment=b["comment"],
-            ),
-            _host_owner,
-        ),
-        Command(
-            "cancel-downtime",
-            "Cancel a downtime",
-            (Field("downtime_id", "text", True), _AUTHOR),
-            lambda w, b: w.cancel_downtime(b["downtime_id"], author=b["author"]),
-            _downtime_owner,
-        ),
-        Command(
-            "add-comment",
-            "Add a comment to a host or service",
-            (
-                _HOST,
-                _SERVICE,
-                _AUTHOR,
-                Field("text", "nonblank", True),
-                Field("persistent", "bool", default=True),
-            ),
-            lambda w, b: w.add_comment(
-                b["host"],
-                b["service"],
-                author=b["author"],
-                text=b["text"],
-                persistent=b["persistent"],
-            ),
-            _host_owner,
-        ),
-        Command(
-            "delete-comment",
-            "Delete a comment",
-            (Field("comment_id", "text", True), _AUTHOR),
-            lambda w, b: w.delete_comment(b["comment_id"], author=b["author"]),
-            _comment_owner,
-        ),
-        Command(
-            "reschedule-check",
-            "Ask for the next check of a host or service at a given time",
-            (
-                _HOST,
-                _SERVICE,
-                _AUTHOR,
-                Field("next_check", "instant", True),
-                Field("forced", "bool", default=False),
-            ),
-            lambda w, b: w.reschedule_check(
-                b["host"],
-                b["service"],
-                author=b["author"],
-                next_check=b["next_check"],
-                forced=b["forced"],
-            ),
-            _host_owner,
-        ),
-    )
-}
-
-
-def _value(field: Field, value: Any) -> Any:
-    where = f"field {field.name!r}"
-    if field.kind in ("text", "nonblank"):
-        if not isinstance(value, str):
-            raise bad_request(f"{where}: expected a string")
-        if "\x00" in value or len(value) > MAX_TEXT:
-            raise bad_request(f"{where}: NUL characters or longer than {MAX_TEXT} characters")
-        if field.kind == "nonblank" and not value.strip():
-            raise bad_request(f"{where}: must not be blank")
-        return value
-    if field.kind == "bool":
-        if not isinstance(value, bool):
-            raise bad_request(f"{where}: expected true or false")
-        return value
-    if field.kind == "instant":
-        return params.instant(value, field.name)
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**62:
-        raise bad_request(f"{where}: expected a non-negative integer (microseconds)")
-    return value
-
-
-def validate(command: Command, body: dict[str, Any], author: str) -> dict[str, Any]:
-    """The body's fields typed and defaulted; 400 naming the first wrong field."""
-    known = {f.name: f for f in command.fields}
-    if unknown := sorted(set(body) - set(known)):
-        raise bad_request(f"field {unknown[0]!r}: unknown for command {command.name}")
-    values = {}
-    for field in command.fields:
-        if body.get(field.name) is None:
-            if field.required:
-                raise bad_request(f"field {field.name!r}: required for command {command.name}")
-            values[field.name] = field.default
-        else:
-            values[field.name] = _value(field, body[field.name])
-    if "author" in known and values["author"] is None:
-        values["author"] = author
-    if values.get("service") == "":
-        values["service"] = None
-    return values
+    The API's own forms: ``author`` defaults to the token's name, and an instant may
+    also be RFC 3339 text.
+    """
+    return command.values(body, defaults={"author": author}, read_instant=params.instant)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -291,12 +105,10 @@ def handler(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def run(request: web.Request) -> web.Response:
         timeout = _wait(request)
         values = validate(command, await _body(request), token(request).name)
-        node = context(request).node
-        owner = command.owner(node.projector.state, values)
-        if owner is not None:
-            check_site(request, owner, "the subject")
-        event, appended = await command.run(node.write_path, values)
-        return await _accepted(request, [(event, appended)], timeout)
+        write_path = context(request).node.write_path
+        prepared = write_path.prepare(command, values)
+        check_site(request, prepared.target_site, "the subject")
+        return await _accepted(request, [await write_path.append(prepared)], timeout)
 
     run.__name__ = run.__qualname__ = f"command_{name.replace('-', '_')}"
     return run

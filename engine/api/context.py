@@ -16,6 +16,7 @@ from engine.api.errors import ApiError
 from engine.api.stream_wakeup import Subscribers
 from engine.node.node import Node
 from engine.node.tokens import ApiToken
+from projections.postgres_errors import translated
 
 
 @dataclass
@@ -32,9 +33,11 @@ class Context:
     async def fetch(
         self, query: bytes | sql.Composed, params: dict[str, Any]
     ) -> list[tuple[Any, ...]]:
-        async with self.pool.connection() as conn:
-            cursor = await conn.execute(query, params)
-            return await cursor.fetchall()
+        # PostgreSQL away (or restarting) answers 503 database-unavailable, in one line.
+        with translated(f"reading projection {self.schema}"):
+            async with self.pool.connection() as conn:
+                cursor = await conn.execute(query, params)
+                return await cursor.fetchall()
 
 
 CONTEXT = web.AppKey("context", Context)

@@ -15,6 +15,7 @@ from engine.errors import (
     OutsideSubsetError,
     UnknownSubjectError,
 )
+from projections.errors import DatabaseUnavailableError
 from schemas.errors import InvalidEventError, SitelogError
 
 
@@ -52,4 +53,6 @@ def translate(exc: SitelogError) -> ApiError:
         return ApiError(409, "conflict", str(exc))
     if isinstance(exc, BrokerUnavailableError | LogError):
         return ApiError(503, "log-unavailable", str(exc))
+    if isinstance(exc, DatabaseUnavailableError):
+        return ApiError(503, "database-unavailable", str(exc))
     return ApiError(500, "internal", str(exc))

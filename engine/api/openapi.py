@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document of a node's API, served at ``/api/v1/openapi.json``.
 
 Command bodies are generated from the same declarations the handlers validate
-against (``engine.api.commands.COMMANDS``); the rest is written out here. The test
+against (``engine.node.operator_commands``, served as ``engine.api.commands.COMMANDS``);
+the rest is written out here. The test
 suite keeps it true: every served route is documented and only those, and
 schemathesis checks the real answers against it.
 """
@@ -16,6 +17,7 @@ from engine.api import commands
 from engine.api.openapi_schemas import (
     BOOL,
     COMPONENTS,
+    FIELD_KINDS,
     INSTANT,
     INT,
     STR,
@@ -27,6 +29,7 @@ from engine.api.openapi_schemas import (
 )
 from engine.api.params import DEFAULT_LIMIT, MAX_LIMIT
 from engine.node.config import NodeConfig
+from engine.node.operator_commands import OperatorCommand
 from engine.node.write_path import CONFIGURATION
 from schemas.types import HostState, ServiceState
 
@@ -112,21 +115,10 @@ def _page(item: str) -> Schema:
     )
 
 
-def _command_body(command: commands.Command) -> Schema:
-    kinds: dict[str, Schema] = {
-        "text": {"type": "string", "maxLength": commands.MAX_TEXT, "pattern": "^[^\\u0000]*$"},
-        "nonblank": {
-            "type": "string",
-            "maxLength": commands.MAX_TEXT,
-            "pattern": "^[^\\u0000]*\\S[^\\u0000]*$",
-        },
-        "bool": BOOL,
-        "instant": INSTANT,
-        "micros": {"type": "integer", "minimum": 0, "maximum": 2**62 - 1},
-    }
+def _command_body(command: OperatorCommand) -> Schema:
     properties = {}
     for field in command.fields:
-        schema = dict(kinds[field.kind])
+        schema = dict(FIELD_KINDS[field.kind])
         if field.description:
             schema["description"] = field.description
         properties[field.name] = schema

@@ -1,7 +1,7 @@
 """The schemas of the OpenAPI document: the shapes of every answer and their parts.
 
-They describe what ``engine.api.views`` and the handlers return; the test suite
-validates real answers against them.
+They describe what ``engine.api.views`` and the handlers return (the test suite
+validates real answers against them), and the kinds of command fields.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.api.params import MAX_PARAMETER
+from engine.node.operator_commands import MAX_MICROS, MAX_TEXT, Kind
 
 Schema = dict[str, Any]
 
@@ -39,6 +40,19 @@ INT, BOOL, STR, NUM = (
     {"type": "string"},
     {"type": ["number", "null"]},
 )
+
+#: The body schema of a command field of each kind (``engine.node.operator_commands``).
+FIELD_KINDS: dict[Kind, Schema] = {
+    "text": {"type": "string", "maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$"},
+    "nonblank": {
+        "type": "string",
+        "maxLength": MAX_TEXT,
+        "pattern": "^[^\\u0000]*\\S[^\\u0000]*$",
+    },
+    "bool": BOOL,
+    "instant": INSTANT,
+    "micros": {"type": "integer", "minimum": 0, "maximum": MAX_MICROS - 1},
+}
 
 
 COMPONENTS: Schema = {

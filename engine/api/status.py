@@ -15,6 +15,8 @@ from psycopg import sql
 
 from engine.api import params
 from engine.api.context import allowed_sites, context, json
+from engine.node.site_status import DatabaseState, SiteState, SiteStatus
+from engine.times import format_time
 from projections.postgres import PostgresSink
 
 
@@ -38,38 +40,44 @@ async def replication(request: web.Request) -> web.Response:
     by_site: dict[str, dict[int, tuple[int, int | None]]] = {}
     for site, partition, next_offset, last_event_time in stored:
         by_site.setdefault(site, {})[partition] = (next_offset, last_event_time)
-    sites = []
-    for name, status in sorted(node.status.items()):
-        partitions = []
-        offsets = by_site.get(name, {})
-        for partition in sorted(set(offsets) | set(status.log_end)):
-            next_offset, last_event_time = offsets.get(partition, (0, None))
-            end = status.log_end.get(partition)
-            partitions.append(
-                {
-                    "partition": partition,
-                    "stored_offset": next_offset,
-                    "log_end": end,
-                    "lag": None if end is None else max(0, end - next_offset),
-                    "last_event_time": last_event_time,
-                }
-            )
-        times = [p["last_event_time"] for p in partitions if p["last_event_time"] is not None]
-        sites.append(
-            {
-                "site": name,
-                "state": status.state,
-                "connected": status.state == "running",
-                "error": status.error,
-                "lag": sum(p["lag"] or 0 for p in partitions),
-                "events_applied": status.events,
-                "dead_letters": letters.get(name, 0),
-                "last_event_time": max(times) if times else None,
-                "partitions": partitions,
-            }
-        )
+    sites = [
+        _site(name, status, by_site.get(name, {}), letters.get(name, 0))
+        for name, status in sorted(node.status.items())
+    ]
     config = node.config
     return json({"node": config.name, "role": config.role, "site": config.site, "sites": sites})
+
+
+def _site(
+    name: str, status: SiteStatus, offsets: dict[int, tuple[int, int | None]], letters: int
+) -> dict[str, Any]:
+    """One site's replication: a lag not known yet (log end not read) is null, not 0."""
+    partitions = []
+    for partition in sorted(set(offsets) | set(status.log_end) | set(status.partitions)):
+        next_offset, last_event_time = offsets.get(partition, (0, None))
+        end = status.log_end.get(partition)
+        partitions.append(
+            {
+                "partition": partition,
+                "stored_offset": next_offset,
+                "log_end": end,
+                "lag": None if end is None else max(0, end - next_offset),
+                "last_event_time": last_event_time,
+            }
+        )
+    lags = [p["lag"] for p in partitions]
+    times = [p["last_event_time"] for p in partitions if p["last_event_time"] is not None]
+    return {
+        "site": name,
+        "state": status.state,
+        "connected": status.state is SiteState.RUNNING,
+        "error": status.error,
+        "lag": None if not status.partitions or None in lags else sum(lags),
+        "events_applied": status.events,
+        "dead_letters": letters,
+        "last_event_time": max(times) if times else None,
+        "partitions": partitions,
+    }
 
 
 async def digest(request: web.Request) -> web.Response:
@@ -90,11 +98,26 @@ async def digest(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """200 while the projection is applying (a lagging or disconnected site is reported,
-    not fatal: it is what partitions look like); 503 when a site failed for good."""
-    statuses = context(request).node.status
-    failed = sorted(s.site for s in statuses.values() if s.state == "failed")
+    not fatal: it is what partitions look like); 503 naming each cause when a site failed
+    for good, when PostgreSQL is unavailable (the node waits for it) or when the projector
+    stopped on an error."""
+    projector = context(request).node.projector
+    statuses = projector.status
+    causes = [
+        f"site {s.site} failed: {s.error}"
+        for s in sorted(statuses.values(), key=lambda s: s.site)
+        if s.state is SiteState.FAILED
+    ]
+    database = projector.database
+    if database.state is not DatabaseState.AVAILABLE:
+        since = "" if database.since is None else f" since {format_time(int(database.since * 1e6))}"
+        causes.append(f"database {database.state}{since}: {database.error}")
+    if projector.failure is not None and database.state is not DatabaseState.FAILED:
+        causes.append(f"projector stopped: {projector.failure}")
     body: dict[str, Any] = {
-        "status": "failing" if failed else "ok",
+        "status": "failing" if causes else "ok",
+        "causes": causes,
+        "database": database.state,
         "sites": {s.site: s.state for s in statuses.values()},
     }
-    return json(body, status=503 if failed else 200)
+    return json(body, status=503 if causes else 200)

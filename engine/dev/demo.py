@@ -254,7 +254,8 @@ class Demo:
                     f"{s}: {h} hosts {v} services"
                     for s, (h, v) in sorted(held[node.config.name].items())
                 )
-                lag = sum(status.lag for status in node.status.values())
+                lags = [status.lag for status in node.status.values()]
+                lag = "unknown" if None in lags else sum(x for x in lags if x is not None)
                 self.say(f"[{stamp}] {node.config.name:<10} {sites or 'nothing yet'} | lag {lag}")
             for pool in statuses(self.nodes[0].projector.state, now_us()):
                 runs = Counter(owner for owner in pool.owners.values() if owner)

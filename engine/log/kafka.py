@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.helpers import create_ssl_context
 
 from engine.errors import BrokerUnavailableError, ConfigError, LogError
@@ -23,7 +28,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_TOPIC_EXISTS = 36
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     except KafkaConnectionError:
         raise BrokerUnavailableError(f"{what}: brokers unreachable") from None
     except KafkaError as exc:
-        raise LogError(f"{what}: {type(exc).__name__}: {exc}") from None
+        raise LogError(f"{what}: {type(exc).__name__}: {exc}", retriable=exc.retriable) from None
 
 
 async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> None:
@@ -105,7 +109,7 @@ async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> 
             what,
         )
         for _topic, code, message in response.topic_errors:
-            if code not in (0, _TOPIC_EXISTS):
+            if code not in (0, TopicAlreadyExistsError.errno):
                 raise LogError(f"{what}: error {code}: {message}")
             if code == 0:
                 log.info("created topic %s with %d partitions", topic, partitions)

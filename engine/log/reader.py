@@ -193,7 +193,9 @@ class SiteLogReader:
             await self._raise_out_of_range(exc)
             raise  # unreachable: _raise_out_of_range always raises
         except KafkaError as exc:
-            raise LogError(f"{self._what('reading')}: {type(exc).__name__}: {exc}") from None
+            raise LogError(
+                f"{self._what('reading')}: {type(exc).__name__}: {exc}", retriable=exc.retriable
+            ) from None
         batches = []
         for tp, records in fetched.items():
             batch = ReadBatch(self.site, tp.partition, high_watermark=self.consumer.highwater(tp))

@@ -121,7 +121,9 @@ class SiteLogWriter:
         try:
             return await self.producer.send(self.topic, value=value, key=key)  # type: ignore[no-any-return]
         except KafkaError as exc:
-            raise LogError(f"{self._what('appending to')}: {exc}") from None
+            raise LogError(
+                f"{self._what('appending to')}: {exc}", retriable=exc.retriable
+            ) from None
 
     async def send(self, event: Event) -> Pending:
         """Encode and queue an event in the current batch; see :meth:`acknowledged`."""

@@ -17,7 +17,9 @@ from engine.errors import BrokerUnavailableError
 from engine.log.writer import SiteLogWriter
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.default_pools import DefaultPools
-from engine.node.projector import Projector, SiteStatus
+from engine.node.metrics import NodeMetrics
+from engine.node.projector import Projector
+from engine.node.site_status import SiteStatus
 from engine.node.write_path import WritePath
 from schemas.event import Event
 
@@ -27,12 +29,14 @@ log = logging.getLogger(__name__)
 class Node:
     def __init__(self, config: NodeConfig, *, max_batch_events: int = 20_000) -> None:
         self.config = config
+        self.metrics = NodeMetrics()
         self.projector = Projector(
             config.dsn,
             config.followed,
             schema=config.schema,
             accept=self._keeps,
             max_batch_events=max_batch_events,
+            metrics=self.metrics,
         )
         self.writer = SiteLogWriter(config.site, config.sites[config.site])
         self.write_path = WritePath(

@@ -7,8 +7,19 @@ dead letters and the consumed offsets in one transaction (effectively-once). The
 write runs in a worker thread, so the readers keep fetching and decoding meanwhile.
 
 On start, the register rows are loaded back into memory and every partition is read
-from its stored offset. A site whose log went backwards, or lost offsets to
-retention, stops alone with its error in the status; the projection is untouched.
+from its stored offset. Faults are handled by their policy (``retriable``, see
+``schemas.errors``):
+
+- a site whose brokers are away shows as disconnected and is retried with capped
+  backoff; one whose log went backwards, or lost offsets to retention, stops alone
+  with its error in the status; the projection is untouched;
+- PostgreSQL unavailable while writing: nothing is committed, so no Kafka position
+  moves; the database shows as unavailable (``/healthz``, ``/metrics``) and is retried
+  with the same backoff; once it answers again the projector loads the projection back
+  and resumes every site from the offsets PostgreSQL holds, so a batch whose commit
+  was cut off is neither lost nor applied twice;
+- any other error stops the applier: the status says so and the node stays up to
+  answer reads and probes.
 """
 
 from __future__ import annotations
@@ -19,54 +30,28 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
-from engine.errors import LogError, LogGapError, LogWentBackwardsError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader, read_log_offsets
 from engine.log.records import ReadBatch
+from engine.node.metrics import NodeMetrics
+from engine.node.site_status import DatabaseState, DatabaseStatus, SiteState, SiteStatus
 from projections.errors import ProjectionReplacedError
 from projections.fold import fold_batch
 from projections.postgres import PostgresSink
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
+from schemas.errors import SitelogError
 from schemas.event import Event
+
+__all__ = ["PROBE_INTERVAL", "RETRY_CAP", "RETRY_FIRST", "Projector"]
 
 log = logging.getLogger(__name__)
 
-#: Reconnection backoff of an unreachable site, doubling from the first to the cap (seconds).
+#: Reconnection backoff of an unreachable site or database, doubling up to the cap (seconds).
 RETRY_FIRST, RETRY_CAP = 0.5, 30.0
 #: How often each site's log ends are asked for, and how long an answer may take (seconds).
 PROBE_INTERVAL, PROBE_TIMEOUT = 2.0, 5.0
-
-
-@dataclass
-class SiteStatus:
-    """What a node can say about one followed site."""
-
-    site: str
-    state: str = "connecting"  # connecting, running, disconnected, failed, stopped
-    error: str | None = None
-    #: Next offset to read per partition, as committed in PostgreSQL.
-    committed: dict[int, int] = field(default_factory=dict)
-    #: Log end per partition, as of the last fetch.
-    log_end: dict[int, int] = field(default_factory=dict)
-    dead_letters: int = 0
-    events: int = 0
-    last_event_time: int | None = None
-
-    @property
-    def lag(self) -> int:
-        return sum(max(0, end - self.committed.get(p, 0)) for p, end in self.log_end.items())
-
-    def summary(self) -> str:
-        """One line for a person: state, events applied, lag, dead letters, error."""
-        line = f"{self.site}: {self.state}, {self.events} events, lag {self.lag}"
-        if self.dead_letters:
-            line += f", {self.dead_letters} dead letters"
-        if self.error:
-            line += f" ({self.error})"
-        return line
 
 
 class Projector:
@@ -81,6 +66,7 @@ class Projector:
         accept: Callable[[Event], bool] | None = None,
         max_batch_events: int = 20_000,
         queue_batches: int = 8,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
@@ -97,10 +83,22 @@ class Projector:
         self._progress = asyncio.Event()
         self._failure: BaseException | None = None
         self._listeners: list[Callable[[Changes], None]] = []
+        self.metrics = metrics if metrics is not None else NodeMetrics()
+        self.database = DatabaseStatus()
 
     @property
     def status(self) -> dict[str, SiteStatus]:
         return self._status
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error that stopped the applier for good, if one did."""
+        return self._failure
+
+    @property
+    def queued_batches(self) -> int:
+        """Batches read and decoded, waiting to be folded and written."""
+        return self._queue.qsize()
 
     @property
     def state(self) -> ProjectionState:
@@ -143,12 +141,49 @@ class Projector:
             self._site_tasks.append(asyncio.create_task(self._probe(site), name=f"probe {site}"))
 
     async def _reload(self) -> None:
-        """The projection was replaced under us (``sitelog replay --swap``): start over from it."""
-        log.warning("projection %s was replaced: loading it back", self.schema)
+        """Start over from what PostgreSQL holds: registers, offsets, generation."""
         await self._stop_sites()
-        while not self._queue.empty():  # batches read from the old projection's offsets
+        while not self._queue.empty():  # batches read from offsets no longer the stored ones
             self._queue.get_nowait()
         await self._load()
+
+    async def _reconnect(self, fault: SitelogError) -> None:
+        """Wait out a transient database fault, then load the projection back and resume.
+
+        Nothing of the failed batch counts: its offsets were not committed, so reading
+        resumes from the offsets PostgreSQL holds, whether the cut-off commit happened
+        or not. Raises the first error that retrying cannot fix.
+        """
+        self.metrics.database_faults.labels(type(fault).__name__).inc()
+        if self.database.lost(str(fault)):
+            log.warning("PostgreSQL unavailable, holding every site's position: %s", fault)
+        delay = RETRY_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_CAP)
+            try:
+                sink = await asyncio.to_thread(PostgresSink.connect, self.dsn, self.schema)
+            except SitelogError as exc:
+                if not exc.retriable:
+                    raise
+                self.database.lost(str(exc))
+                continue
+            old, self._sink = self._sink, sink
+            if old is not None:
+                await asyncio.to_thread(old.close)
+            try:
+                await self._reload()
+            except SitelogError as exc:
+                if not exc.retriable:
+                    raise
+                self.database.lost(str(exc))
+                continue
+            lasted = self.database.back()
+            log.warning(
+                "PostgreSQL available again after %.1fs: resuming from the stored offsets", lasted
+            )
+            self._progress.set()
+            return
 
     async def _follow(self, site: str) -> None:
         """Read one site for as long as the projector runs, reconnecting when it goes away."""
@@ -161,7 +196,8 @@ class Projector:
                 await reader.start()
                 await reader.assign(positions)
                 self._readers[site] = reader
-                status.state, status.error, delay = "running", None, RETRY_FIRST
+                status.partitions = tuple(reader.partitions)
+                status.state, status.error, delay = SiteState.RUNNING, None, RETRY_FIRST
                 while True:
                     for batch in await reader.read(timeout=0.5):
                         await self._queue.put(batch)
@@ -171,15 +207,15 @@ class Projector:
                         if end is not None:
                             status.log_end[partition] = max(end, status.log_end.get(partition, 0))
                     self._progress.set()
-            except (LogWentBackwardsError, LogGapError) as exc:
-                status.state, status.error = "failed", str(exc)
-                log.error("%s", exc)
+            except SitelogError as exc:
+                status.error = str(exc)
                 self._progress.set()
-                return
-            except LogError as exc:
-                status.state, status.error = "disconnected", str(exc)
+                if not exc.retriable:
+                    status.state = SiteState.FAILED
+                    log.error("site %s stopped: %s", site, exc)
+                    return
+                status.state = SiteState.DISCONNECTED
                 log.warning("site %s: %s; retrying in %.1fs", site, exc, delay)
-                self._progress.set()
             finally:
                 self._readers.pop(site, None)
                 await reader.stop()
@@ -199,54 +235,83 @@ class Projector:
         while True:
             await asyncio.sleep(PROBE_INTERVAL)
             reader = self._readers.get(site)
-            if reader is None or status.state == "failed":
+            if reader is None or status.state is SiteState.FAILED:
                 continue
             try:
                 offsets = await read_log_offsets(settings, reader.topic, reader.partitions)
-            except LogError as exc:
-                if status.state == "running":
-                    status.state, status.error = "disconnected", str(exc)
+            except SitelogError as exc:
+                # The reader decides what is fatal; the probe only tells connectivity.
+                if status.state is SiteState.RUNNING:
+                    status.state, status.error = SiteState.DISCONNECTED, str(exc)
                     log.warning("site %s: %s", site, exc)
                     self._progress.set()
                 continue
             for partition, bounds in offsets.items():
                 status.log_end[partition] = bounds.end
-            if status.state == "disconnected":
-                log.info("site %s is reachable again", site)
-                status.state, status.error = "running", None
+            if status.state is SiteState.DISCONNECTED:
+                log.warning("site %s is reachable again", site)
+                status.state, status.error = SiteState.RUNNING, None
             self._progress.set()
 
     async def _apply(self) -> None:
-        assert self._sink is not None
         try:
             while True:
-                batches = [await self._queue.get()]
-                count = len(batches[0].events)
-                while count < self._max_batch_events and not self._queue.empty():
-                    batches.append(self._queue.get_nowait())
-                    count += len(batches[-1].events)
+                batches = await self._take()
+                started = time.perf_counter()
                 changes = self._fold(batches)
+                folded = time.perf_counter()
+                self.metrics.fold_seconds.observe(folded - started)
                 try:
-                    await asyncio.to_thread(self._sink.write, changes)
+                    await self._write(changes)
                 except ProjectionReplacedError:
+                    log.warning("projection %s was replaced: loading it back", self.schema)
                     await self._reload()
                     continue
-                for batch in batches:
-                    status = self._status[batch.site]
-                    status.committed[batch.partition] = batch.next_offset
-                    status.events += len(batch.events)
-                    status.dead_letters += len(batch.dead_letters)
-                for listener in self._listeners:
-                    try:
-                        listener(changes)
-                    except Exception:  # a listener's bug must not stop the projection
-                        log.exception("change listener %r failed", listener)
-                self._progress.set()
-        except BaseException as exc:
-            if not isinstance(exc, asyncio.CancelledError):
-                self._failure = exc
-                self._progress.set()
+                except SitelogError as exc:
+                    if not exc.retriable:
+                        raise
+                    await self._reconnect(exc)
+                    continue
+                self.metrics.write_seconds.observe(time.perf_counter() - folded)
+                self.metrics.batch_events.observe(
+                    sum(len(b.events) + len(b.dead_letters) for b in batches)
+                )
+                self._committed(batches, changes)
+        except asyncio.CancelledError:
             raise
+        except BaseException as exc:
+            self._failure = exc
+            if isinstance(exc, SitelogError):
+                self.database.failed(str(exc))
+            log.error("projection %s stopped: %s", self.schema, exc)
+            self._progress.set()
+
+    async def _take(self) -> list[ReadBatch]:
+        """The next batches to write together, up to ``max_batch_events`` events."""
+        batches = [await self._queue.get()]
+        count = len(batches[0].events)
+        while count < self._max_batch_events and not self._queue.empty():
+            batches.append(self._queue.get_nowait())
+            count += len(batches[-1].events)
+        return batches
+
+    async def _write(self, changes: Changes) -> None:
+        if self._sink is None:
+            raise ProjectionReplacedError(f"projection {self.schema} has no connection")
+        await asyncio.to_thread(self._sink.write, changes)
+
+    def _committed(self, batches: list[ReadBatch], changes: Changes) -> None:
+        for batch in batches:
+            status = self._status[batch.site]
+            status.committed[batch.partition] = batch.next_offset
+            status.events += len(batch.events)
+            status.dead_letters += len(batch.dead_letters)
+        for listener in self._listeners:
+            try:
+                listener(changes)
+            except Exception:  # a listener's bug must not stop the projection
+                log.exception("change listener %r failed", listener)
+        self._progress.set()
 
     def _fold(self, batches: list[ReadBatch]) -> Changes:
         changes = Changes()
@@ -269,20 +334,16 @@ class Projector:
         return changes
 
     def site_caught_up(self, site: str) -> bool:
-        """``site`` is running and has committed up to its last known log end."""
+        """``site`` is running and has committed up to the last known log end of every
+        partition (an unknown log end is not caught up)."""
         status = self._status.get(site)
-        return (
-            status is not None
-            and status.state == "running"
-            and bool(status.log_end)
-            and not status.lag
-        )
+        return status is not None and status.caught_up
 
     def caught_up(self) -> bool:
         """Every site that has not failed has committed up to its last known log end."""
-        return all(
-            status.state == "failed" or self.site_caught_up(site)
-            for site, status in self._status.items()
+        return self.database.state is DatabaseState.AVAILABLE and all(
+            status.state is SiteState.FAILED or status.caught_up
+            for status in self._status.values()
         )
 
     async def wait_caught_up(self, timeout: float) -> bool:
@@ -330,8 +391,8 @@ class Projector:
         self._tasks.clear()
         await self._stop_sites()
         for status in self._status.values():
-            if status.state != "failed":
-                status.state = "stopped"
+            if status.state is not SiteState.FAILED:
+                status.state = SiteState.STOPPED
         if self._sink is not None:
             await asyncio.to_thread(self._sink.close)
             self._sink = None

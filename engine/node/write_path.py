@@ -7,18 +7,25 @@ wait until the projector has committed past it (read-your-writes). A remote node
 refuses subjects outside its subset; configuration is authored on central only, and
 pool configuration is checked against the pool rules (``engine.node.pool_rules``).
 Refused commands append nothing.
+
+Every operator command (``engine.node.operator_commands``) takes one path: its
+declaration checks the values, :meth:`WritePath.prepare` finds the subject and the site
+owning it and builds the payload, and :meth:`WritePath.append` appends it. The API
+checks its token's site on the prepared target in between.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import CentralOnlyError, OutsideSubsetError, UnknownSubjectError
 from engine.log.records import Appended
 from engine.log.writer import SiteLogWriter
 from engine.node import pool_rules
 from engine.node.config import CENTRAL, NodeRole
+from engine.node.operator_commands import OPERATOR_COMMANDS, OperatorCommand, Values
 from projections import fold, lookup
 from projections.quorum import pool_state
 from projections.state import Changes, ProjectionState
@@ -35,16 +42,7 @@ from schemas.configuration import (
 from schemas.errors import InvalidEventError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
-from schemas.operations import (
-    AcknowledgementRemoved,
-    AcknowledgementSet,
-    CheckRescheduled,
-    CommentAdded,
-    CommentDeleted,
-    DowntimeCancelled,
-    DowntimeScheduled,
-)
-from schemas.payload import Payload
+from schemas.payload import HostScoped, Payload
 
 Written = tuple[Event, Appended]
 
@@ -60,6 +58,14 @@ CONFIGURATION = (
     ServiceRemoved,
     *pool_rules.POOL_CONFIGURATION,
 )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An operator command ready to append: its payload, and the site owning its subject."""
+
+    payload: HostScoped
+    target_site: str
 
 
 class WritePath:
@@ -78,8 +84,38 @@ class WritePath:
         self._state = state
         self._clock = clock or HybridLogicalClock()
 
-    def _owner(self, host_name: str) -> str:
-        owner = lookup.host_site(self._state(), host_name)
+    def prepare(self, command: OperatorCommand, values: Values) -> Prepared:
+        """The payload of an operator command and the site owning its subject; appends nothing.
+
+        Raises UnknownSubjectError for a subject this node does not know, and on a
+        remote node OutsideSubsetError for one owned by another site.
+        """
+        state = self._state()  # one snapshot: the subject and its owner agree
+        subject = command.subject(state, values)
+        return Prepared(command.build(values, subject), self._owner(state, subject.host_name))
+
+    async def append(self, prepared: Prepared) -> Written:
+        """Append a prepared operator command to this node's site log."""
+        event = Event.create(
+            prepared.payload,
+            site=self.site,
+            origin=self.origin,
+            clock=self._clock,
+            target_site=prepared.target_site,
+        )
+        await self._writer.ensure_started()
+        return event, await self._writer.append(event)
+
+    async def command(self, name: str, **given: Any) -> Written:
+        """Run one operator command from keyword values: validate, prepare, append.
+
+        ``write_path.command("acknowledge", host="web-1", author="alice")``
+        """
+        declared = OPERATOR_COMMANDS[name]
+        return await self.append(self.prepare(declared, declared.values(given)))
+
+    def _owner(self, state: ProjectionState, host_name: str) -> str:
+        owner = lookup.host_site(state, host_name)
         if owner is None:
             raise UnknownSubjectError(f"unknown host {host_name!r}")
         if self.role is not NodeRole.CENTRAL and owner != self.site:
@@ -87,153 +123,6 @@ class WritePath:
                 f"host {host_name!r} belongs to site {owner!r}; this node serves {self.site!r}"
             )
         return owner
-
-    async def _append(self, payload: Payload, target_site: str) -> Written:
-        event = Event.create(
-            payload, site=self.site, origin=self.origin, clock=self._clock, target_site=target_site
-        )
-        await self._writer.ensure_started()
-        return event, await self._writer.append(event)
-
-    async def acknowledge(
-        self,
-        host: str,
-        service: str | None = None,
-        *,
-        author: str,
-        comment: str = "",
-        sticky: bool = False,
-        notify: bool = True,
-        persistent: bool = False,
-        expire_time: int | None = None,
-    ) -> Written:
-        _require(author, "author")
-        return await self._append(
-            AcknowledgementSet(
-                host_name=host,
-                service_description=service,
-                sticky=sticky,
-                notify=notify,
-                persistent=persistent,
-                author=author,
-                comment=comment,
-                expire_time=expire_time,
-            ),
-            self._owner(host),
-        )
-
-    async def remove_acknowledgement(
-        self, host: str, service: str | None = None, *, author: str
-    ) -> Written:
-        return await self._append(
-            AcknowledgementRemoved(host_name=host, service_description=service, author=author),
-            self._owner(host),
-        )
-
-    async def schedule_downtime(
-        self,
-        host: str,
-        service: str | None = None,
-        *,
-        author: str,
-        start_time: int,
-        end_time: int,
-        fixed: bool = True,
-        duration: int = 0,
-        with_services: bool = False,
-        comment: str = "",
-    ) -> Written:
-        _require(author, "author")
-        if end_time <= start_time:
-            raise InvalidEventError("end_time must be after start_time")
-        if not fixed and duration <= 0:
-            raise InvalidEventError("a flexible downtime needs a positive duration")
-        return await self._append(
-            DowntimeScheduled(
-                downtime_id=str(uuid.uuid4()),
-                host_name=host,
-                service_description=service,
-                fixed=fixed,
-                start_time=start_time,
-                end_time=end_time,
-                duration=duration,
-                with_services=with_services,
-                author=author,
-                comment=comment,
-            ),
-            self._owner(host),
-        )
-
-    async def cancel_downtime(self, downtime_id: str, *, author: str) -> Written:
-        row = lookup.downtime(self._state(), downtime_id)
-        if row is None:
-            raise UnknownSubjectError(f"unknown downtime {downtime_id!r}")
-        return await self._append(
-            DowntimeCancelled(
-                downtime_id=downtime_id,
-                host_name=row.host_name,
-                service_description=row.service_description or None,
-                author=author,
-            ),
-            self._owner(row.host_name),
-        )
-
-    async def add_comment(
-        self,
-        host: str,
-        service: str | None = None,
-        *,
-        author: str,
-        text: str,
-        persistent: bool = True,
-    ) -> Written:
-        _require(author, "author")
-        _require(text, "text")
-        return await self._append(
-            CommentAdded(
-                comment_id=str(uuid.uuid4()),
-                host_name=host,
-                service_description=service,
-                author=author,
-                text=text,
-                persistent=persistent,
-            ),
-            self._owner(host),
-        )
-
-    async def delete_comment(self, comment_id: str, *, author: str) -> Written:
-        row = lookup.comment(self._state(), comment_id)
-        if row is None:
-            raise UnknownSubjectError(f"unknown comment {comment_id!r}")
-        return await self._append(
-            CommentDeleted(
-                comment_id=comment_id,
-                host_name=row.host_name,
-                service_description=row.service_description or None,
-                author=author,
-            ),
-            self._owner(row.host_name),
-        )
-
-    async def reschedule_check(
-        self,
-        host: str,
-        service: str | None = None,
-        *,
-        author: str,
-        next_check: int,
-        forced: bool = False,
-    ) -> Written:
-        return await self._append(
-            CheckRescheduled(
-                host_name=host,
-                service_description=service,
-                next_check=next_check,
-                forced=forced,
-                author=author,
-            ),
-            self._owner(host),
-        )
 
     async def configure(self, payload: Payload) -> Written:
         """Append a configuration event (central only), targeted at the site it concerns."""
@@ -280,8 +169,3 @@ class WritePath:
         if owner is None and isinstance(payload, PollerRemoved):
             owner = lookup.poller_site(state, payload.poller_name)
         return owner or CENTRAL
-
-
-def _require(value: str, name: str) -> None:
-    if not value.strip():
-        raise InvalidEventError(f"{name!r} must not be empty")

@@ -172,20 +172,31 @@ def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPost
                 await poller.append_many(results[2000:])  # the site keeps monitoring
                 start = now_us()
                 wp_paris, wp_central = paris.write_path, central.write_path
-                await wp_paris.acknowledge(HOSTS[1], author="paris-op", sticky=True)
-                await wp_paris.schedule_downtime(
-                    HOSTS[2], author="paris-op", start_time=start, end_time=start + 3_600_000_000
+                await wp_paris.command("acknowledge", host=HOSTS[1], author="paris-op", sticky=True)
+                await wp_paris.command(
+                    "schedule-downtime",
+                    host=HOSTS[2],
+                    author="paris-op",
+                    start_time=start,
+                    end_time=start + 3_600_000_000,
                 )
-                await wp_paris.add_comment(HOSTS[3], author="paris-op", text="disk replaced")
-                await wp_central.acknowledge(HOSTS[1], author="central-op", comment="mine")
-                await wp_central.schedule_downtime(
-                    HOSTS[1],
-                    "Load",
+                await wp_paris.command(
+                    "add-comment", host=HOSTS[3], author="paris-op", text="disk replaced"
+                )
+                await wp_central.command(
+                    "acknowledge", host=HOSTS[1], author="central-op", comment="mine"
+                )
+                await wp_central.command(
+                    "schedule-downtime",
+                    host=HOSTS[1],
+                    service="Load",
                     author="central-op",
                     start_time=start,
                     end_time=start + 60_000_000,
                 )
-                await wp_central.remove_acknowledgement(HOSTS[2], author="central-op")
+                await wp_central.command(
+                    "remove-acknowledgement", host=HOSTS[2], author="central-op"
+                )
                 deadline = time.monotonic() + 30
                 while central.status["paris"].state != "disconnected":
                     assert time.monotonic() < deadline, "central never noticed the cut"
@@ -318,8 +329,10 @@ def test_a_remote_node_killed_during_the_partition_recovers_the_same(
                         answer = await response.json()
                         assert response.status == 202, answer
                         assert answer["projected"] is True
-                await central.write_path.acknowledge(HOSTS[1], author="central-op")
-                await central.write_path.add_comment(HOSTS[2], author="central-op", text="hi")
+                await central.write_path.command("acknowledge", host=HOSTS[1], author="central-op")
+                await central.write_path.command(
+                    "add-comment", host=HOSTS[2], author="central-op", text="hi"
+                )
                 await poller.append_many(results[3500:])
             return await ends_now()
 

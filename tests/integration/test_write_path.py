@@ -74,7 +74,9 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
                         assert await remote.wait_for("central", where.partition, where.offset, 30)
                     assert remote.state.get("config_hosts", ("db-l1",)) is None  # not its subset
 
-                    event, where = await on_paris.acknowledge("web-p1", author="alice")
+                    event, where = await on_paris.command(
+                        "acknowledge", host="web-p1", author="alice"
+                    )
                     assert (event.site, event.target_site, event.origin) == (
                         "paris",
                         "paris",
@@ -84,28 +86,40 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
 
                     paris_end = await log_end(kafka, "paris")
                     with pytest.raises(UnknownSubjectError, match="unknown host 'db-l1'"):
-                        await on_paris.acknowledge("db-l1", author="alice")
+                        await on_paris.command("acknowledge", host="db-l1", author="alice")
                     with pytest.raises(CentralOnlyError):
                         await on_paris.configure(HostDefined(host_name="x", site_name="paris"))
                     moment = now_us()
-                    with pytest.raises(InvalidEventError, match="end_time must be after"):
-                        await on_paris.schedule_downtime(
-                            "web-p1", author="bob", start_time=moment, end_time=moment
+                    with pytest.raises(InvalidEventError, match="'end_time': must be after"):
+                        await on_paris.command(
+                            "schedule-downtime",
+                            host="web-p1",
+                            author="bob",
+                            start_time=moment,
+                            end_time=moment,
                         )
                     assert await log_end(kafka, "paris") == paris_end  # refusals append nothing
 
-                    event, acked = await on_central.acknowledge("db-l1", author="carol")
+                    event, acked = await on_central.command(
+                        "acknowledge", host="db-l1", author="carol"
+                    )
                     assert (event.site, event.target_site) == ("central", "lyon")
                     start = now_us()
-                    event, scheduled = await on_central.schedule_downtime(
-                        "web-p1", author="carol", start_time=start, end_time=start + 10**9
+                    event, scheduled = await on_central.command(
+                        "schedule-downtime",
+                        host="web-p1",
+                        author="carol",
+                        start_time=start,
+                        end_time=start + 10**9,
                     )
                     assert event.target_site == "paris"
                     assert await remote.wait_for(
                         "central", scheduled.partition, scheduled.offset, 30
                     )
                     downtime_id = event.payload.downtime_id  # type: ignore[attr-defined]
-                    _, cancel = await on_paris.cancel_downtime(downtime_id, author="alice")
+                    _, cancel = await on_paris.command(
+                        "cancel-downtime", downtime_id=downtime_id, author="alice"
+                    )
                     assert await central.wait_for("paris", cancel.partition, cancel.offset, 30)
                     assert await central.wait_for("central", acked.partition, acked.offset, 30)
                     assert await remote.wait_for("paris", cancel.partition, cancel.offset, 30)
