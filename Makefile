@@ -1,6 +1,7 @@
 # sitelog: two commands from a fresh clone on a machine with only Python.
 #   make test   venv, install, full test suite (embedded broker and PostgreSQL; installs
-#               Debian's nagios4-core for the Nagios test when apt-get is there)
+#               Debian's nagios4-core and prometheus for the Nagios and promtool tests
+#               when apt-get is there)
 #   make demo   the whole deployment on this machine (Ctrl-C stops it)
 
 PYTHON ?= python3
@@ -18,7 +19,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
-	@sh tests/support/install_nagios.sh
+	@sh tests/support/install_debian.sh nagios4-core /usr/sbin/nagios4 "the Nagios tests"
+	@sh tests/support/install_debian.sh prometheus /usr/bin/promtool "the promtool test"
 	$(PY) -m pytest
 
 demo: $(STAMP)

@@ -18,6 +18,7 @@ from typing import Any
 from projections.perfdata import Range, parse_perfdata
 from projections.rows import HistoryRow, PointRow, StateRow
 from projections.state import Changes, ProjectionState
+from projections.tables import PERFDATA_POINTS, STATE_HISTORY, STATES
 from projections.version import version_key
 from schemas.event import Event
 from schemas.monitoring import HostCheckResult, ServiceCheckResult
@@ -41,7 +42,7 @@ def apply_check(
     version = version_key(event)
     if result.perfdata:
         _record_points(event, result, service, changes)
-    old: StateRow | None = state.get("states", key)
+    old = state.get(STATES, key)
     if old is not None and version <= old.version:
         return  # stale or duplicate: the register already holds a later result
 
@@ -70,19 +71,22 @@ def apply_check(
         execution_time=result.execution_time,
         latency=result.latency,
         poller=result.poller,
-        last_state_change=result.check_time if state_changed else old.last_state_change,  # type: ignore[union-attr]
+        # "old is None or" restates state_changed, so that mypy knows old is a row after else.
+        last_state_change=(
+            result.check_time if old is None or state_changed else old.last_state_change
+        ),
         last_hard_state_change=(
             result.check_time if hard_changed else (old.last_hard_state_change if old else None)
         ),
         last_hard_state=new_state if new_type == _HARD else (old.last_hard_state if old else None),
         version=version,
-        change_version=version if state_changed else old.change_version,  # type: ignore[union-attr]
+        change_version=version if old is None or state_changed else old.change_version,
         problem_since_version=problem_since,
     )
-    state.put("states", key, row, changes)
-    if state_changed or old.state_type != new_type:  # type: ignore[union-attr]
+    state.put(STATES, key, row, changes)
+    if old is None or state_changed or old.state_type != new_type:
         changes.append(
-            "state_history",
+            STATE_HISTORY,
             HistoryRow(
                 event_id=event.event_id,
                 host_name=result.host_name,
@@ -105,7 +109,7 @@ def _record_points(
     check_time = result.check_time
     if not 0 <= check_time < MAX_POINT_TIME:
         return  # a rollup bucket of such an instant would not fit PostgreSQL's bigint
-    append = changes.appends["perfdata_points"].append
+    append = changes.appended(PERFDATA_POINTS).append
     host, event_id, site = result.host_name, event.event_id, event.target_site
     seen: set[str] = set()
     for m in parse_perfdata(result.perfdata).metrics:

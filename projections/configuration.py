@@ -8,11 +8,12 @@ Pool configuration is folded by ``projections.pools``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from projections.operations import audit
 from projections.rows import HostConfigRow, PollerRow, ServiceConfigRow, SiteRow
 from projections.state import Changes, ProjectionState
+from projections.tables import CONFIG_HOSTS, CONFIG_POLLERS, CONFIG_SERVICES, CONFIG_SITES, Table
 from projections.version import version_key
 from schemas.configuration import (
     HostDefined,
@@ -26,15 +27,18 @@ from schemas.configuration import (
 )
 from schemas.event import Event
 
+#: The configuration rows: each has a removed flag and a version.
+_ConfigRow = TypeVar("_ConfigRow", SiteRow, PollerRow, HostConfigRow, ServiceConfigRow)
+
 
 def _latest(
     state: ProjectionState,
     event: Event,
     changes: Changes,
-    table: str,
+    table: Table[_ConfigRow],
     key: tuple[str, ...],
-    defined: Callable[[bytes], Any] | None,
-    tombstone: Callable[[bytes], Any],
+    defined: Callable[[bytes], _ConfigRow] | None,
+    tombstone: Callable[[bytes], _ConfigRow],
 ) -> None:
     """Definition (``defined``) or removal (None) of one subject: the later version wins.
 
@@ -63,7 +67,7 @@ def _site(
         state,
         event,
         changes,
-        "config_sites",
+        CONFIG_SITES,
         (p.site_name,),
         (lambda v: SiteRow(p.site_name, site, p.description, False, v))
         if isinstance(p, SiteDefined)
@@ -80,7 +84,7 @@ def _poller(
         state,
         event,
         changes,
-        "config_pollers",
+        CONFIG_POLLERS,
         (p.poller_name,),
         (lambda v: PollerRow(p.poller_name, site, p.site_name, p.address, False, v))
         if isinstance(p, PollerDefined)
@@ -97,7 +101,7 @@ def _host(
         state,
         event,
         changes,
-        "config_hosts",
+        CONFIG_HOSTS,
         (p.host_name,),
         (
             lambda v: HostConfigRow(
@@ -128,7 +132,7 @@ def _service(
         state,
         event,
         changes,
-        "config_services",
+        CONFIG_SERVICES,
         (p.host_name, p.service_description),
         (
             lambda v: ServiceConfigRow(

@@ -14,6 +14,7 @@ from typing import Any
 from projections import checks, configuration, operations, pools
 from projections.rows import DeadLetterRow
 from projections.state import Changes, ProjectionState
+from projections.tables import DEAD_LETTERS
 from schemas.event import Event
 from schemas.payload import Payload
 
@@ -55,5 +56,5 @@ def fold_batch(
             apply(state, event, changes)
         last_event_time = event.event_time
     for letter in dead_letters:
-        changes.append("dead_letters", letter)
+        changes.append(DEAD_LETTERS, letter)
     return last_event_time

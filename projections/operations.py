@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from projections.rows import AcknowledgementRow, AuditRow, CommentRow, DowntimeRow
 from projections.state import Changes, ProjectionState
+from projections.tables import ACKNOWLEDGEMENTS, AUDIT_LOG, COMMENTS, DOWNTIMES, Table
 from projections.version import version_key
 from schemas.event import Event
 from schemas.json_form import payload_to_json
@@ -37,7 +38,7 @@ def audit(event: Event, changes: Changes) -> None:
     """Append the event to the operator audit trail."""
     payload = event.payload
     changes.append(
-        "audit_log",
+        AUDIT_LOG,
         AuditRow(
             event_id=event.event_id,
             target_site=event.target_site,
@@ -59,7 +60,7 @@ def _ack_set(
     audit(event, changes)
     key = (ack.host_name, ack.service_description or "")
     version = version_key(event)
-    old: AcknowledgementRow | None = state.get("acknowledgements", key)
+    old = state.get(ACKNOWLEDGEMENTS, key)
     if old is not None and old.set_version is not None and version <= old.set_version:
         return
     row = AcknowledgementRow(
@@ -76,7 +77,7 @@ def _ack_set(
         set_version=version,
         removed_version=old.removed_version if old else None,
     )
-    state.put("acknowledgements", key, row, changes)
+    state.put(ACKNOWLEDGEMENTS, key, row, changes)
 
 
 def _ack_removed(
@@ -85,7 +86,7 @@ def _ack_removed(
     audit(event, changes)
     key = (removal.host_name, removal.service_description or "")
     version = version_key(event)
-    old: AcknowledgementRow | None = state.get("acknowledgements", key)
+    old = state.get(ACKNOWLEDGEMENTS, key)
     if old is not None and old.removed_version is not None and version <= old.removed_version:
         return
     if old is None or old.set_version is None:
@@ -107,17 +108,21 @@ def _ack_removed(
         )
     else:
         row = old._replace(removed_version=version)
-    state.put("acknowledgements", key, row, changes)
+    state.put(ACKNOWLEDGEMENTS, key, row, changes)
+
+
+#: The rows of an add/remove set: each has a version and a removal version.
+_SetRow = TypeVar("_SetRow", DowntimeRow, CommentRow)
 
 
 def _add(
     state: ProjectionState,
     changes: Changes,
-    table: str,
+    table: Table[_SetRow],
     key: tuple[str],
     version: bytes,
     removal_field: str,
-    build: Callable[[bytes | None], Any],
+    build: Callable[[bytes | None], _SetRow],
 ) -> None:
     """Add to an add/remove set: the latest addition describes the row; a removal stays."""
     old = state.get(table, key)
@@ -129,11 +134,11 @@ def _add(
 def _remove(
     state: ProjectionState,
     changes: Changes,
-    table: str,
+    table: Table[_SetRow],
     key: tuple[str],
     version: bytes,
     removal_field: str,
-    tombstone: Callable[[], Any],
+    tombstone: Callable[[], _SetRow],
 ) -> None:
     """Remove from an add/remove set: the removal wins whatever the order of arrival.
 
@@ -141,13 +146,14 @@ def _remove(
     latest removal, so that any arrival order leaves the same row.
     """
     old = state.get(table, key)
-    removed = getattr(old, removal_field) if old is not None else None
+    removed: bytes | None = getattr(old, removal_field) if old is not None else None
     if removed is not None and version <= removed:
         return
     if old is None or old.version is None:
         row = tombstone()
     else:
-        row = old._replace(**{removal_field: version})
+        removal: dict[str, Any] = {removal_field: version}
+        row = old._replace(**removal)
     state.put(table, key, row, changes)
 
 
@@ -178,7 +184,7 @@ def _downtime_scheduled(
     _add(
         state,
         changes,
-        "downtimes",
+        DOWNTIMES,
         (downtime.downtime_id,),
         version,
         "cancelled_version",
@@ -209,7 +215,7 @@ def _downtime_cancelled(
     _remove(
         state,
         changes,
-        "downtimes",
+        DOWNTIMES,
         (cancel.downtime_id,),
         version,
         "cancelled_version",
@@ -232,7 +238,7 @@ def _comment_added(
     _add(
         state,
         changes,
-        "comments",
+        COMMENTS,
         (comment.comment_id,),
         version,
         "deleted_version",
@@ -259,7 +265,7 @@ def _comment_deleted(
     _remove(
         state,
         changes,
-        "comments",
+        COMMENTS,
         (deletion.comment_id,),
         version,
         "deleted_version",

@@ -26,6 +26,7 @@ from typing import Any
 from projections.operations import audit
 from projections.rows import PoolLeaseRow, PoolMembershipRow, PoolRow, PoolServerRow, PoolTargetRow
 from projections.state import Changes, ProjectionState
+from projections.tables import POOL_LEASES, POOL_MEMBERSHIPS, POOL_SERVERS, POOL_TARGETS, POOLS
 from projections.version import version_key
 from schemas.event import Event
 from schemas.pools import (
@@ -64,7 +65,7 @@ def _newer(version: bytes, old: bytes | None) -> bool:
 
 
 def _pool(state: ProjectionState, event: Event, name: str) -> PoolRow:
-    row: PoolRow | None = state.get("pools", (name,))
+    row = state.get(POOLS, (name,))
     if row is not None:
         return row
     # A pool referred to before its definition arrived: no register is set yet.
@@ -98,7 +99,7 @@ def _pool_defined(state: ProjectionState, event: Event, p: PoolDefined, changes:
         )
     if _newer(version, row.observer_version):
         row = row._replace(default_observer=p.default_observer, observer_version=version)
-    state.put("pools", (p.pool_name,), row, changes)
+    state.put(POOLS, (p.pool_name,), row, changes)
 
 
 def _membership_mode(
@@ -114,7 +115,7 @@ def _membership_mode(
             manual_since=version if manual else None,
             membership_version=version,
         )
-        state.put("pools", (p.pool_name,), row, changes)
+        state.put(POOLS, (p.pool_name,), row, changes)
 
 
 def _default_observer(
@@ -128,7 +129,7 @@ def _default_observer(
     if _newer(version, row.observer_version):
         enabled = isinstance(p, DefaultObserverEnabled)
         row = row._replace(default_observer=enabled, observer_version=version)
-        state.put("pools", (p.pool_name,), row, changes)
+        state.put(POOLS, (p.pool_name,), row, changes)
 
 
 def _server(
@@ -139,7 +140,7 @@ def _server(
 ) -> None:
     audit(event, changes)
     version = version_key(event)
-    row: PoolServerRow | None = state.get("pool_servers", (p.server_name,))
+    row = state.get(POOL_SERVERS, (p.server_name,))
     if row is None:
         row = PoolServerRow(p.server_name, event.target_site, None, "", None, None, [], None)
     if isinstance(p, ServerRegistered):
@@ -154,7 +155,7 @@ def _server(
             )
     elif _newer(version, row.trust_version):
         row = row._replace(trust_anchors=sorted(set(p.fingerprints)), trust_version=version)
-    state.put("pool_servers", (p.server_name,), row, changes)
+    state.put(POOL_SERVERS, (p.server_name,), row, changes)
 
 
 def _membership(state: ProjectionState, event: Event, p: Any, changes: Changes) -> None:
@@ -163,10 +164,10 @@ def _membership(state: ProjectionState, event: Event, p: Any, changes: Changes) 
     added = isinstance(p, PoolMemberAdded | PoolObserverAdded)
     key = (p.pool_name, p.server_name, role)
     version = version_key(event)
-    old: PoolMembershipRow | None = state.get("pool_memberships", key)
+    old = state.get(POOL_MEMBERSHIPS, key)
     if old is None or version > old.version:
         row = PoolMembershipRow(*key, event.target_site, added, version)
-        state.put("pool_memberships", key, row, changes)
+        state.put(POOL_MEMBERSHIPS, key, row, changes)
 
 
 def _target(
@@ -178,7 +179,7 @@ def _target(
     audit(event, changes)
     key = (p.pool_name, p.target_name)
     version = version_key(event)
-    old: PoolTargetRow | None = state.get("pool_targets", key)
+    old = state.get(POOL_TARGETS, key)
     if old is not None and version <= old.version:
         return
     if isinstance(p, PoolTargetAssigned):
@@ -189,7 +190,7 @@ def _target(
         row = old._replace(removed=True, version=version)
     else:
         row = PoolTargetRow(*key, event.target_site, None, None, None, True, version)
-    state.put("pool_targets", key, row, changes)
+    state.put(POOL_TARGETS, key, row, changes)
 
 
 def _lease(
@@ -197,7 +198,7 @@ def _lease(
 ) -> None:
     key = (p.pool_name, p.server_name)
     version = version_key(event)
-    old: PoolLeaseRow | None = state.get("pool_leases", key)
+    old = state.get(POOL_LEASES, key)
     if old is not None and version <= old.version:
         return
     at = event.event_time
@@ -211,7 +212,7 @@ def _lease(
         unbroken = old is not None and old.since <= at <= old.expires_at
         since = old.since if unbroken and old is not None else at
         row = PoolLeaseRow(*key, event.target_site, since, at, at + p.duration, version)
-    state.put("pool_leases", key, row, changes)
+    state.put(POOL_LEASES, key, row, changes)
 
 
 HANDLERS: dict[type, Any] = {

@@ -1,5 +1,7 @@
 """PostgreSQL sink of the projection: tables, loading registers back, writing one batch.
 
+It is the live projection's sink (the contract is ``projections.sink.Sink``).
+
 ``write`` applies a batch's ``Changes`` and the consumed offsets in ONE transaction
 (effectively-once: after a crash the projection and its offsets agree, and reading
 resumes exactly after the last committed batch). A projection can be replaced whole,
@@ -28,15 +30,16 @@ from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
 from projections.postgres_errors import place_of, translated
 from projections.rollups import BUCKET
-from projections.rows import ROW_TYPES, DeadLetterRow
+from projections.rows import DeadLetterRow
+from projections.sink import Offsets, RowsByTable
 from projections.state import Changes
 from projections.tables import (
     DEAD_LETTERS,
     OFFSETS,
     PERFDATA_POINTS,
     PERFDATA_ROLLUPS,
+    STATES,
     TABLES,
-    TABLES_BY_NAME,
     Table,
 )
 
@@ -62,7 +65,7 @@ def connect(dsn: str) -> psycopg.Connection[Any]:
         return psycopg.connect(dsn, autocommit=False, connect_timeout=10)
 
 
-def column_list(table: Table) -> sql.Composable:
+def column_list(table: Table[Any]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
 
 
@@ -89,7 +92,7 @@ class PostgresSink:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _table(self, table: Table) -> sql.Composed:
+    def _table(self, table: Table[Any]) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
 
     def _complete(self, cur: psycopg.Cursor[Any]) -> bool:
@@ -175,12 +178,12 @@ class PostgresSink:
             )
         self._staged = True
 
-    def load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
+    def load_registers(self) -> RowsByTable:
         """Every register row, typed, to rebuild the fold's state after a restart."""
         with translated(f"loading projection {self.schema}"):
             return self._load_registers()
 
-    def _load_registers(self) -> dict[str, list[tuple[Any, ...]]]:
+    def _load_registers(self) -> RowsByTable:
         out = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             for table in TABLES:
@@ -188,17 +191,16 @@ class PostgresSink:
                     cur.execute(
                         sql.SQL("SELECT {} FROM {}").format(column_list(table), self._table(table))
                     )
-                    row_type = ROW_TYPES[table.name]
-                    out[table.name] = [row_type._make(r) for r in cur]  # type: ignore[attr-defined]
+                    out[table.name] = [table.make(r) for r in cur]
         return out
 
-    def load_offsets(self) -> dict[str, dict[int, int]]:
+    def load_offsets(self) -> Offsets:
         """The next offset to read, by site and partition."""
         with translated(f"loading the offsets of {self.schema}"):
             return self._load_offsets()
 
-    def _load_offsets(self) -> dict[str, dict[int, int]]:
-        offsets: dict[str, dict[int, int]] = {}
+    def _load_offsets(self) -> Offsets:
+        offsets: Offsets = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 sql.SQL("SELECT site, partition, next_offset FROM {}").format(self._table(OFFSETS))
@@ -243,6 +245,9 @@ class PostgresSink:
         with translated(f"writing a batch to {self.schema}"):
             self._write(changes)
 
+    def finish(self) -> None:
+        """Nothing is pending: each write committed all of its batch (``projections.sink``)."""
+
     def _write(self, changes: Changes) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self.generation is not None:
@@ -254,9 +259,9 @@ class PostgresSink:
             self._stage(cur)
             for table in TABLES:
                 if table.kind == "register":
-                    rows: Any = changes.registers[table.name].values()
+                    rows: Any = changes.registers[table].values()
                 elif table.kind == "append":
-                    rows = changes.appends[table.name]
+                    rows = changes.appends[table]
                 else:
                     continue
                 if not rows:
@@ -267,7 +272,7 @@ class PostgresSink:
                 else:
                     self._merge(cur, table)
 
-    def _copy(self, cur: psycopg.Cursor[Any], table: Table, rows: Any) -> None:
+    def _copy(self, cur: psycopg.Cursor[Any], table: Table[Any], rows: Any) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
         columns = column_list(table)
         types = [_COPY_TYPES[c.sql_type] for c in table.columns]
@@ -281,7 +286,7 @@ class PostgresSink:
             for row in rows:
                 copy.write_row(row)
 
-    def _merge(self, cur: psycopg.Cursor[Any], table: Table) -> None:
+    def _merge(self, cur: psycopg.Cursor[Any], table: Table[Any]) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
         keys = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
         action: sql.Composable
@@ -337,7 +342,7 @@ class PostgresSink:
             )
         )
 
-    def read_rows(self, sites: Collection[str] | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    def read_rows(self, sites: Collection[str] | None = None) -> RowsByTable:
         """The digested tables' rows, restricted to ``sites`` when given."""
         out = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -362,7 +367,7 @@ class PostgresSink:
                 sql.SQL(
                     "SELECT target_site, count(*) FILTER (WHERE service_description = ''), "
                     "count(*) FILTER (WHERE service_description <> '') FROM {} GROUP BY 1"
-                ).format(self._table(TABLES_BY_NAME["states"]))
+                ).format(self._table(STATES))
             )
             return {site: (hosts, services) for site, hosts, services in cur}
 

@@ -6,7 +6,8 @@ of a rebuild's PostgreSQL time. A rebuild writes a schema nobody reads yet, so t
 sink appends each batch's points to an unlogged table without any index, and
 ``finish`` inserts them all, duplicates dropped, and derives every rollup with one
 ``GROUP BY`` each: the same rows, by the same exact sums (``projections.rollups``).
-Everything else is written as by :class:`PostgresSink`.
+Everything else is written as by :class:`PostgresSink`. Until ``finish``, the points and
+rollups are not there to read (``projections.sink.Sink``).
 """
 
 from __future__ import annotations

@@ -23,14 +23,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 from projections.assignment import assign
 from projections.pools import DEFAULT_OBSERVER, MEMBER, OBSERVER
-from projections.rows import PoolLeaseRow, PoolRow, PoolServerRow
+from projections.rows import PoolLeaseRow, PoolRow
 from projections.state import ProjectionState
+from projections.tables import (
+    POOL_LEASES,
+    POOL_MEMBERSHIPS,
+    POOL_SERVERS,
+    POOL_TARGETS,
+    POOLS,
+    Table,
+)
 from schemas.types import MembershipMode, ServerRole
 
-POOL_TABLES = ("pools", "pool_servers", "pool_memberships", "pool_targets", "pool_leases")
+POOL_TABLES: tuple[Table[Any], ...] = (
+    POOLS,
+    POOL_SERVERS,
+    POOL_MEMBERSHIPS,
+    POOL_TARGETS,
+    POOL_LEASES,
+)
 
 
 @dataclass(frozen=True)
@@ -97,17 +112,17 @@ def lease_valid(lease: PoolLeaseRow | None, at: int) -> bool:
 
 def pool_names(state: ProjectionState) -> list[str]:
     """Every defined pool, by name."""
-    return sorted(k[0] for k, row in state.registers["pools"].items() if row.defined_version)
+    return sorted(k[0] for k, row in state.rows(POOLS).items() if row.defined_version)
 
 
 def membership(state: ProjectionState, pool: PoolRow) -> dict[str, str]:
     """Server name -> ``member`` or ``observer``, for every server the pool holds now."""
-    servers: dict[tuple[str], PoolServerRow] = state.registers["pool_servers"]
+    servers = state.rows(POOL_SERVERS)
     automatic = pool.builtin and pool.membership == MembershipMode.AUTOMATIC
     # Each candidate verdict is (version, in_pool); the latest version decides.
     verdicts: dict[str, tuple[bytes, bool]] = {}
     observers: set[str] = set()
-    for (name, server, role), row in state.registers["pool_memberships"].items():
+    for (name, server, role), row in state.rows(POOL_MEMBERSHIPS).items():
         if name != pool.pool_name:
             continue
         if role == OBSERVER:
@@ -135,7 +150,7 @@ def membership(state: ProjectionState, pool: PoolRow) -> dict[str, str]:
 def current_targets(state: ProjectionState) -> dict[str, Target]:
     """Every target's current pool: the one it was last assigned to, unless removed since."""
     latest: dict[str, tuple[bytes, Target | None]] = {}
-    for (pool_name, target), row in state.registers["pool_targets"].items():
+    for (pool_name, target), row in state.rows(POOL_TARGETS).items():
         assigned = row.assigned_version
         if assigned is None or (target in latest and latest[target][0] >= assigned):
             continue
@@ -151,10 +166,10 @@ def status(
     targets: dict[str, Target] | None = None,
 ) -> PoolStatus | None:
     """The pool as of ``at``, or None when no such pool is defined."""
-    pool: PoolRow | None = state.get("pools", (pool_name,))
+    pool = state.get(POOLS, (pool_name,))
     if pool is None or pool.defined_version is None:
         return None
-    leases = state.registers["pool_leases"]
+    leases = state.rows(POOL_LEASES)
     targets = current_targets(state) if targets is None else targets
     mine = tuple(
         sorted((t for t in targets.values() if t.pool_name == pool_name), key=attrgetter("name"))
@@ -162,7 +177,7 @@ def status(
     roots = sorted({t.signing_root for t in mine if t.signing_root})
     voters, unregistered = [], []
     for server, role in sorted(membership(state, pool).items()):
-        row: PoolServerRow | None = state.get("pool_servers", (server,))
+        row = state.get(POOL_SERVERS, (server,))
         if row is None or row.role is None:
             unregistered.append(server)
             continue
@@ -229,11 +244,11 @@ def pools_of(state: ProjectionState, server: str) -> list[str]:
     """The defined pools ``server`` is a member or observer of (the ones it leases)."""
     out = []
     for name in pool_names(state):
-        if server in membership(state, state.registers["pools"][(name,)]):
+        if server in membership(state, state.rows(POOLS)[(name,)]):
             out.append(name)
     return out
 
 
 def pool_state(state: ProjectionState) -> ProjectionState:
     """A copy of just the pool registers: cheap, for checking commands against."""
-    return ProjectionState({name: dict(state.registers[name]) for name in POOL_TABLES})
+    return ProjectionState({table: dict(state.rows(table)) for table in POOL_TABLES})

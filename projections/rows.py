@@ -1,7 +1,8 @@
 """Typed rows, one NamedTuple per table, fields in the table's column order.
 
 A row is a plain tuple (ready for COPY) that reads like a record in the fold's code.
-``tests/test_projection_fold.py`` checks each class against its table declaration.
+Each table declaration (``projections.tables``) names its row class;
+``tests/unit/test_tables.py`` checks each class against its table's columns.
 """
 
 from __future__ import annotations
@@ -249,26 +250,3 @@ class DeadLetterRow(NamedTuple):
     message: str
     record_key: bytes | None
     record_value: bytes | None
-
-
-ROW_TYPES: dict[str, type[tuple[object, ...]]] = {
-    "states": StateRow,
-    "acknowledgements": AcknowledgementRow,
-    "downtimes": DowntimeRow,
-    "comments": CommentRow,
-    "state_history": HistoryRow,
-    "audit_log": AuditRow,
-    "perfdata_points": PointRow,
-    "perfdata_rollups": RollupRow,
-    "config_sites": SiteRow,
-    "config_pollers": PollerRow,
-    "config_hosts": HostConfigRow,
-    "config_services": ServiceConfigRow,
-    "pools": PoolRow,
-    "pool_servers": PoolServerRow,
-    "pool_memberships": PoolMembershipRow,
-    "pool_targets": PoolTargetRow,
-    "pool_leases": PoolLeaseRow,
-    "offsets": OffsetRow,
-    "dead_letters": DeadLetterRow,
-}

@@ -1,8 +1,14 @@
-"""The projection's tables, declared once: names, columns, primary keys, kinds.
+"""The projection's tables, declared once: names, row types, columns, primary keys, kinds.
 
 The pure fold produces rows as tuples in column order; the PostgreSQL sink creates
 and writes the tables from these declarations; the digest orders rows by primary
 key. Declaring them once keeps the three in step.
+
+A table is generic in its row type: ``STATES`` is a ``Table[StateRow]``, so code that
+reads a register through it (``state.get(STATES, key)``) gets a ``StateRow | None``,
+and code that writes one gets a type error for a row of another table. The table
+objects themselves, not their names, are what the fold and the sinks pass around;
+``name`` is for SQL identifiers and for rows read back by table name.
 
 Kinds:
 - ``register``: one row per key, rewritten with its latest value (the fold owns it
@@ -14,10 +20,16 @@ Kinds:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
+
+from projections import rows
 
 Kind = Literal["register", "append", "derived"]
+
+#: A table's row type: one of the NamedTuples of ``projections.rows``.
+R = TypeVar("R", bound=tuple[Any, ...])
 
 
 @dataclass(frozen=True)
@@ -27,9 +39,13 @@ class Column:
     nullable: bool = False
 
 
-@dataclass(frozen=True)
-class Table:
+# eq=False: each table is declared once, so identity is equality, and hashing a table
+# (the key of every register and append lookup in the fold's hot path) costs nothing.
+@dataclass(frozen=True, eq=False)
+class Table(Generic[R]):
     name: str
+    #: The NamedTuple of its rows, fields in column order (checked by tests/unit/test_tables.py).
+    row: type[R]
     kind: Kind
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
@@ -44,6 +60,13 @@ class Table:
 
     def key_of(self, row: tuple[object, ...]) -> tuple[object, ...]:
         return tuple(row[self.column_names.index(k)] for k in self.primary_key)
+
+    def make(self, values: Iterable[Any]) -> R:
+        """A typed row from values in column order (a row read back from PostgreSQL)."""
+        return self.row(*values)
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r})"
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
@@ -62,6 +85,7 @@ def _cols(spec: str) -> tuple[Column, ...]:
 # for a host (a primary key cannot hold NULL). The same holds for the tables below.
 STATES = Table(
     "states",
+    rows.StateRow,
     "register",
     _cols("""
 host_name text
@@ -93,6 +117,7 @@ problem_since_version bytea?
 
 ACKNOWLEDGEMENTS = Table(
     "acknowledgements",
+    rows.AcknowledgementRow,
     "register",
     _cols("""
 host_name text
@@ -113,6 +138,7 @@ removed_version bytea?
 
 DOWNTIMES = Table(
     "downtimes",
+    rows.DowntimeRow,
     "register",
     _cols("""
 downtime_id text
@@ -136,6 +162,7 @@ cancelled_version bytea?
 
 COMMENTS = Table(
     "comments",
+    rows.CommentRow,
     "register",
     _cols("""
 comment_id text
@@ -155,6 +182,7 @@ deleted_version bytea?
 
 STATE_HISTORY = Table(
     "state_history",
+    rows.HistoryRow,
     "append",
     _cols("""
 event_id bytea
@@ -175,6 +203,7 @@ output text
 
 AUDIT_LOG = Table(
     "audit_log",
+    rows.AuditRow,
     "append",
     _cols("""
 event_id bytea
@@ -194,6 +223,7 @@ details text
 
 PERFDATA_POINTS = Table(
     "perfdata_points",
+    rows.PointRow,
     "append",
     _cols("""
 host_name text
@@ -214,6 +244,7 @@ max double precision?
 
 PERFDATA_ROLLUPS = Table(
     "perfdata_rollups",
+    rows.RollupRow,
     "derived",
     _cols("""
 host_name text
@@ -231,6 +262,7 @@ max double precision?
 
 CONFIG_SITES = Table(
     "config_sites",
+    rows.SiteRow,
     "register",
     _cols("""
 site_name text
@@ -244,6 +276,7 @@ version bytea
 
 CONFIG_POLLERS = Table(
     "config_pollers",
+    rows.PollerRow,
     "register",
     _cols("""
 poller_name text
@@ -258,6 +291,7 @@ version bytea
 
 CONFIG_HOSTS = Table(
     "config_hosts",
+    rows.HostConfigRow,
     "register",
     _cols("""
 host_name text
@@ -277,6 +311,7 @@ version bytea
 
 CONFIG_SERVICES = Table(
     "config_services",
+    rows.ServiceConfigRow,
     "register",
     _cols("""
 host_name text
@@ -296,6 +331,7 @@ version bytea
 # other, whatever their arrival order. A version column is NULL until its group is set.
 POOLS = Table(
     "pools",
+    rows.PoolRow,
     "register",
     _cols("""
 pool_name text
@@ -314,6 +350,7 @@ observer_version bytea?
 
 POOL_SERVERS = Table(
     "pool_servers",
+    rows.PoolServerRow,
     "register",
     _cols("""
 server_name text
@@ -331,6 +368,7 @@ trust_version bytea?
 # One register per (pool, server, role): role is 'member' or 'observer'.
 POOL_MEMBERSHIPS = Table(
     "pool_memberships",
+    rows.PoolMembershipRow,
     "register",
     _cols("""
 pool_name text
@@ -347,6 +385,7 @@ version bytea
 # A target runs in the pool of its latest assignment (assigned_version), unless removed.
 POOL_TARGETS = Table(
     "pool_targets",
+    rows.PoolTargetRow,
     "register",
     _cols("""
 pool_name text
@@ -365,6 +404,7 @@ version bytea
 # until ``expires_at``, in event time (microseconds).
 POOL_LEASES = Table(
     "pool_leases",
+    rows.PoolLeaseRow,
     "register",
     _cols("""
 pool_name text
@@ -380,6 +420,7 @@ version bytea
 
 OFFSETS = Table(
     "offsets",
+    rows.OffsetRow,
     "register",
     _cols("""
 site text
@@ -393,6 +434,7 @@ last_event_time bigint?
 
 DEAD_LETTERS = Table(
     "dead_letters",
+    rows.DeadLetterRow,
     "append",
     _cols("""
 site text
@@ -407,7 +449,7 @@ record_value bytea?
     digested=False,
 )
 
-TABLES: tuple[Table, ...] = (
+TABLES: tuple[Table[Any], ...] = (
     STATES,
     ACKNOWLEDGEMENTS,
     DOWNTIMES,
@@ -428,4 +470,4 @@ TABLES: tuple[Table, ...] = (
     OFFSETS,
     DEAD_LETTERS,
 )
-TABLES_BY_NAME = {t.name: t for t in TABLES}
+TABLES_BY_NAME: dict[str, Table[Any]] = {t.name: t for t in TABLES}

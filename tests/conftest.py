@@ -20,15 +20,7 @@ from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.errors import EmbeddedServiceError
 from engine.log.kafka import KafkaSettings
 from tests.support.api_deployment import Deployment, start_deployment
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(what: str, why: object) -> None:
-    message = f"{what} unavailable: {why}"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.support.services import unavailable
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +85,14 @@ def pg_schema() -> str:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def deployment(pg_dsn: str) -> AsyncIterator[Deployment]:
     """A central and a paris node with their APIs (``tests.support.api_deployment``), per module."""
+    async with start_deployment(pg_dsn) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_deployment(pg_dsn: str) -> AsyncIterator[Deployment]:
+    """A deployment for one test alone: for a test that changes what others rely on
+    (a builtin pool switched to manual cannot be switched back)."""
     async with start_deployment(pg_dsn) as running:
         yield running
 

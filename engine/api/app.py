@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from psycopg_pool import AsyncConnectionPool
 
-from engine.api import commands, operations, pools, reads, series, status, stream
+from engine.api import commands, operations, params, pools, reads, series, status, stream
 from engine.api.change_feed import ChangeFeed
 from engine.api.context import CONTEXT, TOKEN, Context, json
 from engine.api.errors import ApiError, translate
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 256 * 1024
+MAX_MESSAGE = 300  # characters of an error message; what it quotes is cut to fit
 #: Seconds a request waits for a database connection before answering 503.
 POOL_TIMEOUT = 5.0
 METRICS = web.AppKey("metrics", ApiMetrics)
@@ -72,15 +74,24 @@ _SCOPES = {(method, path): scope for method, path, _, scope in ROUTES}
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> web.Response:
-    response = json({"error": {"code": code, "message": message}}, status=status)
+    response = json({"error": {"code": code, "message": _one_line(message)}}, status=status)
     response.headers.update(headers)
     return response
+
+
+def _one_line(message: str) -> str:
+    """``message`` as one line of valid UTF-8, at most ``MAX_MESSAGE`` characters, whatever
+    input it quotes (a header that is not UTF-8 reaches us as lone surrogates, which
+    JSON cannot encode)."""
+    line = " ".join(message.split()).encode("utf-8", "backslashreplace").decode("utf-8")
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 3] + "..."
 
 
 _HTTP_CODES = {
     404: "not-found",
     405: "method-not-allowed",
     413: "body-too-large",
+    417: "expectation-failed",
     400: "invalid-request",
 }
 
@@ -101,9 +112,17 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = _error(exc.status, _HTTP_CODES.get(exc.status, "http-error"), exc.reason)
+        # aiohttp's reason ("Not Found") says what, not where.
+        where = f"{exc.reason}: {request.method} {params.quoted(request.path)}"
+        response = _error(exc.status, _HTTP_CODES.get(exc.status, "http-error"), where)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
+    except ConnectionResetError:
+        # The client left before its request was complete (a body shorter than its
+        # Content-Length): its mistake or its choice, not the node's failure; nobody
+        # reads this answer, but the metrics count it.
+        log.debug("%s %s: the client left mid-request", request.method, request.path)
+        response = _error(400, "incomplete-request", "the connection closed mid-request")
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         response = _error(500, "internal", "internal error; see the node's log")
@@ -135,9 +154,32 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
+@web.middleware
+async def single_values(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each query parameter of the API at most once (see ``params.single_values``)."""
+    if request.path.startswith("/api/v1/"):
+        params.single_values(request.query)
+    return await handler(request)
+
+
+async def _expect(request: web.Request) -> web.StreamResponse | None:
+    """The ``Expect`` header, which aiohttp handles before any middleware: 100-continue as
+    aiohttp does, anything else a JSON 417 (aiohttp's own is plain text, and fails on a
+    value that is not UTF-8)."""
+    if request.version != HttpVersion11:
+        return None
+    if request.headers["Expect"].lower() != "100-continue":
+        return _error(417, "expectation-failed", "header 'Expect': only 100-continue is understood")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the answer proper is still to be written
+    return None
+
+
 def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10) -> web.Application:
     """The API of a started node (its projection loaded and following)."""
-    app = web.Application(middlewares=[errors, authenticate], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[errors, authenticate, single_values], client_max_size=MAX_BODY
+    )
     subscribers = Subscribers()
     feed = ChangeFeed(feed_capacity, notify=lambda: subscribers.notify())
     pool = AsyncConnectionPool(
@@ -155,8 +197,8 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
     app[METRICS] = metrics = ApiMetrics(node)
     app[OPENAPI] = document(node.config)
     for method, path, handler, _ in ROUTES:
-        app.router.add_route(method, path, handler)
-    app.router.add_get("/metrics", metrics.serve)
+        app.router.add_route(method, path, handler, expect_handler=_expect)
+    app.router.add_get("/metrics", metrics.serve, expect_handler=_expect)
 
     async def open_pool(app: web.Application) -> None:
         node.projector.add_listener(feed.publish)
@@ -170,6 +212,63 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
     app.on_startup.append(open_pool)
     app.on_cleanup.append(close_pool)
     return app
+
+
+class _Connection(web.RequestHandler):
+    """A client's connection, where a request the HTTP parser refuses (a control character
+    in a header, raw bytes in the path, a bad Content-Length...) gets the API's JSON error.
+
+    Such a request never reaches the middlewares: aiohttp itself would answer it in plain
+    text over several lines, and log it at ERROR with a traceback, for what is only the
+    client's mistake.
+    """
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        log.debug("refused a malformed request from %s: %s", request.remote, exc)
+        # aiohttp's message is its reason, the offending line, and a caret under the spot.
+        reason = " ".join(w for w in (message or "").split() if w != "^")
+        response = _error(
+            status, _HTTP_CODES.get(status, "http-error"), reason or HTTPStatus(status).phrase
+        )
+        response.force_close()
+        return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        # A body that could not be decoded was answered 400 (commands._body); draining the
+        # rest of it after the answer, aiohttp meets the error again and would log it as
+        # unhandled.
+        if isinstance(kw.get("exc_info"), web.RequestPayloadError):
+            log.debug("dropped the rest of an undecodable body: %s", kw["exc_info"])
+            return
+        super().log_exception(*args, **kw)
+
+
+class _Server(web.Server):
+    """aiohttp's server, whose connections are ``_Connection``s."""
+
+    def __call__(self) -> web.RequestHandler:
+        return _Connection(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+    """aiohttp's runner, serving through a ``_Server``."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # aiohttp has no option for the class of connections its server makes, and its
+        # Application makes the server; ours adds no state, only the factory method.
+        server.__class__ = _Server
+        return server
 
 
 class ApiServer:
@@ -195,7 +294,7 @@ class ApiServer:
 
     async def start(self) -> None:
         app = create_app(self.node, **self._app_options)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        self._runner = _Runner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

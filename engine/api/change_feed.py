@@ -23,13 +23,14 @@ import orjson
 
 from engine.api import views
 from projections.state import Changes
+from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES, STATES, Table
 
 #: Which register tables are streamed, and the name of their change type.
-KINDS = {
-    "states": "state",
-    "acknowledgements": "acknowledgement",
-    "downtimes": "downtime",
-    "comments": "comment",
+KINDS: dict[Table[Any], str] = {
+    STATES: "state",
+    ACKNOWLEDGEMENTS: "acknowledgement",
+    DOWNTIMES: "downtime",
+    COMMENTS: "comment",
 }
 _VIEWS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "state": lambda row: views.state(row, None, None),

@@ -49,7 +49,16 @@ def validate(command: OperatorCommand, body: dict[str, Any], author: str) -> Val
 async def _body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise params.unsupported_media(request.content_type)
-    return params.json_object(await request.read())
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.client_max_size
+        raise ApiError(413, "body-too-large", f"body: larger than {limit} bytes") from None
+    except web.RequestPayloadError:
+        # aiohttp decodes the body as its Content-Encoding says, and could not.
+        encoding = params.quoted(request.headers.get("Content-Encoding", ""))
+        raise bad_request(f"body: cannot be decoded as Content-Encoding {encoding} says") from None
+    return params.json_object(body)
 
 
 def _wait(request: web.Request) -> float | None:
@@ -61,13 +70,14 @@ def _wait(request: web.Request) -> float | None:
             raise bad_request("parameter 'timeout' needs wait=projected")
         return None
     if wait != "projected":
-        raise bad_request(f"parameter 'wait': {wait!r} is not 'projected'")
+        raise bad_request(f"parameter 'wait': {params.quoted(wait)} is not 'projected'")
     if "timeout" not in query:
         return DEFAULT_WAIT
+    raw = query["timeout"]
     try:
-        timeout = float(query["timeout"])
+        timeout = float(raw)
     except ValueError:
-        raise bad_request(f"parameter 'timeout': {query['timeout']!r} is not a number") from None
+        raise bad_request(f"parameter 'timeout': {params.quoted(raw)} is not a number") from None
     if not 0 < timeout <= MAX_WAIT:
         raise bad_request(f"parameter 'timeout': {timeout:g} is not in (0, {MAX_WAIT:g}] seconds")
     return timeout

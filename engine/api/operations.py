@@ -15,14 +15,14 @@ from aiohttp import web
 from engine.api import params, queries, views
 from engine.api.context import allowed_sites, context, json
 from projections.rows import AcknowledgementRow, CommentRow, DowntimeRow
-from projections.tables import TABLES_BY_NAME
+from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES, Table
 
 _NAME_KEY = ("host_name", "service_description")
 
 
 async def _list(
     request: web.Request,
-    table: str,
+    table: Table[Any],
     key: tuple[str, ...],
     kinds: tuple[type, ...],
     in_effect: str,
@@ -32,7 +32,7 @@ async def _list(
     ctx, query = context(request), request.query
     limit = params.limit(query)
     at = params.at(query)
-    select = queries.Select(ctx.schema, TABLES_BY_NAME[table])
+    select = queries.Select(ctx.schema, table)
     select.params["at"] = at
     select.filter(always)
     show_all = params.boolean(query["all"], "all") if "all" in query else False
@@ -47,16 +47,16 @@ async def _list(
         select.filter("r.service_description = %(service)s", service=service)
     after = None
     if (raw := query.get("cursor")) is not None:
-        after = params.decode_cursor(raw, table, kinds)
+        after = params.decode_cursor(raw, table.name, kinds)
     rows = await ctx.fetch(select.page(key, False, after, limit), select.params)
-    rows, next_cursor = select.split_page(rows, limit, table, key)
+    rows, next_cursor = select.split_page(rows, limit, table.name, key)
     return json({"items": [view(r) for r in rows], "next_cursor": next_cursor, "at": at})
 
 
 async def list_acknowledgements(request: web.Request) -> web.Response:
     return await _list(
         request,
-        "acknowledgements",
+        ACKNOWLEDGEMENTS,
         _NAME_KEY,
         (str, str),
         "{s}.acknowledged(r.host_name, r.service_description, %(at)s)",
@@ -68,7 +68,7 @@ async def list_acknowledgements(request: web.Request) -> web.Response:
 async def list_downtimes(request: web.Request) -> web.Response:
     return await _list(
         request,
-        "downtimes",
+        DOWNTIMES,
         (*_NAME_KEY, "downtime_id"),
         (str, str, str),
         "r.cancelled_version IS NULL AND r.end_time > %(at)s",
@@ -80,7 +80,7 @@ async def list_downtimes(request: web.Request) -> web.Response:
 async def list_comments(request: web.Request) -> web.Response:
     return await _list(
         request,
-        "comments",
+        COMMENTS,
         (*_NAME_KEY, "comment_id"),
         (str, str, str),
         "r.deleted_version IS NULL",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import orjson
 
 from engine.api.errors import ApiError, bad_request
-from engine.times import micros_of
+from engine.times import is_number, micros_of
 from schemas.types import now_us
 
 #: The biggest page a list answers, and the default one.
@@ -26,13 +27,32 @@ MAX_LIMIT, DEFAULT_LIMIT = 1000, 50
 MAX_PARAMETER = 1024
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 _MAX_INSTANT = 2**62  # microseconds; bigints beyond are not instants anybody means
+_QUOTED = 40  # characters of a refused value a message quotes
 
 
-def text(value: str, name: str, *, max_length: int = MAX_PARAMETER) -> str:
+def quoted(value: str) -> str:
+    """``value`` as an error message quotes it: its repr (so one line, whatever it holds),
+    cut short when long, so a huge parameter does not make a huge message."""
+    return repr(value) if len(value) <= _QUOTED else repr(value[:_QUOTED]) + "..."
+
+
+def single_values(query: Mapping[str, str]) -> None:
+    """400 if a parameter is given twice: every parameter has one value (a list is
+    comma-separated), and silently taking the first would hide the mistake."""
+    # The items of a multidict (request.query) hold a key as often as it is given.
+    key, times = Counter(k for k, _ in query.items()).most_common(1)[0] if query else ("", 0)
+    if times > 1:
+        raise bad_request(
+            f"parameter {quoted(key)}: given {times} times; give it once"
+            " (a list is comma-separated)"
+        )
+
+
+def text(value: str, name: str, *, max_length: int = MAX_PARAMETER, what: str = "parameter") -> str:
     if "\x00" in value:
-        raise bad_request(f"parameter {name!r}: NUL characters are not allowed")
+        raise bad_request(f"{what} {name!r}: NUL characters are not allowed")
     if len(value) > max_length:
-        raise bad_request(f"parameter {name!r}: longer than {max_length} characters")
+        raise bad_request(f"{what} {name!r}: longer than {max_length} characters")
     return value
 
 
@@ -42,14 +62,14 @@ def boolean(value: str, name: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise bad_request(f"parameter {name!r}: {value!r} is not true or false")
+    raise bad_request(f"parameter {name!r}: {quoted(value)} is not true or false")
 
 
 def integer(value: str, name: str, *, minimum: int, maximum: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise bad_request(f"parameter {name!r}: {value!r} is not an integer") from None
+        raise bad_request(f"parameter {name!r}: {quoted(value)} is not an integer") from None
     if not minimum <= number <= maximum:
         raise bad_request(f"parameter {name!r}: {number} is not in [{minimum}, {maximum}]")
     return number
@@ -83,10 +103,10 @@ def _rfc3339(value: str, name: str) -> int:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise bad_request(
-            f"{name!r}: {value[:40]!r} is neither microseconds nor an RFC 3339 time"
+            f"{name!r}: {quoted(value)} is neither microseconds nor an RFC 3339 time"
         ) from None
     if moment.tzinfo is None:
-        raise bad_request(f"{name!r}: {value!r} has no time zone (add Z or +HH:MM)")
+        raise bad_request(f"{name!r}: {quoted(value)} has no time zone (add Z or +HH:MM)")
     return micros_of(moment)
 
 
@@ -97,11 +117,12 @@ def choices(value: str, name: str, allowed: Mapping[str, int]) -> list[int]:
         word = part.strip().upper()
         if word in allowed:
             picked.append(allowed[word])
-        elif word.isdigit() and int(word) in allowed.values():
+        # is_number, not str.isdigit, which also takes digits like '²' that int refuses.
+        elif is_number(word) and int(word) in allowed.values():
             picked.append(int(word))
         else:
             raise bad_request(
-                f"parameter {name!r}: {part.strip()!r} is not one of {', '.join(allowed)}"
+                f"parameter {name!r}: {quoted(part.strip())} is not one of {', '.join(allowed)}"
             )
     return sorted(set(picked))
 
@@ -168,4 +189,6 @@ def json_object(body: bytes) -> dict[str, Any]:
 
 
 def unsupported_media(content_type: str) -> ApiError:
-    return ApiError(415, "unsupported-media-type", f"expected application/json, got {content_type}")
+    return ApiError(
+        415, "unsupported-media-type", f"expected application/json, got {quoted(content_type)}"
+    )

@@ -17,9 +17,7 @@ from engine.api import params
 from engine.api.context import context, json
 from engine.api.errors import not_found
 from projections.quorum import POOL_TABLES, PoolStatus, status, statuses
-from projections.rows import ROW_TYPES
 from projections.state import ProjectionState
-from projections.tables import TABLES_BY_NAME
 
 
 async def _pool_registers(request: web.Request) -> ProjectionState:
@@ -27,17 +25,15 @@ async def _pool_registers(request: web.Request) -> ProjectionState:
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with ctx.pool.connection() as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        for name in POOL_TABLES:
-            table = TABLES_BY_NAME[name]
+        for table in POOL_TABLES:
             cursor = await conn.execute(
                 sql.SQL("SELECT {} FROM {}.{}").format(
                     sql.SQL(", ").join(map(sql.Identifier, table.column_names)),
                     sql.Identifier(ctx.schema),
-                    sql.Identifier(name),
+                    sql.Identifier(table.name),
                 )
             )
-            row_type: Any = ROW_TYPES[name]
-            rows[name] = [row_type._make(r) for r in await cursor.fetchall()]
+            rows[table.name] = [table.make(r) for r in await cursor.fetchall()]
     return ProjectionState.from_rows(rows)
 
 

@@ -17,7 +17,7 @@ from psycopg import sql
 
 from engine.api.params import encode_cursor
 from projections import postgres_asof
-from projections.tables import TABLES_BY_NAME, Table
+from projections.tables import STATES, Table
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Select:
     """
 
     schema: str
-    table: Table
+    table: Table[Any]
     extra: tuple[str, ...] = ()
     joins: tuple[str, ...] = ()
     where: list[str] = field(default_factory=list)
@@ -52,7 +52,7 @@ class Select:
         self.params["limit"] = limit + 1
         return _compose(
             self.schema,
-            self.table.name,
+            self.table,
             self.extra,
             self.joins,
             tuple(self.where),
@@ -70,15 +70,13 @@ class Select:
         return rows, encode_cursor(sort, tuple(rows[-1][names.index(k)] for k in key))
 
     def query(self) -> bytes:
-        return _compose(
-            self.schema, self.table.name, self.extra, self.joins, tuple(self.where), None
-        )
+        return _compose(self.schema, self.table, self.extra, self.joins, tuple(self.where), None)
 
 
 @functools.lru_cache(maxsize=1024)
 def _compose(
     schema: str,
-    table: str,
+    table: Table[Any],
     extra: tuple[str, ...],
     joins: tuple[str, ...],
     where: tuple[str, ...],
@@ -97,13 +95,11 @@ def _compose(
         return sql.SQL(template).format(**rules)
 
     clauses = [text(c) for c in where]
-    columns = [
-        sql.SQL("r.{}").format(sql.Identifier(c)) for c in TABLES_BY_NAME[table].column_names
-    ]
+    columns = [sql.SQL("r.{}").format(sql.Identifier(c)) for c in table.column_names]
     query = sql.SQL("SELECT {} FROM {}.{} r{}").format(
         sql.SQL(", ").join([*columns, *map(text, extra)]),
         s,
-        sql.Identifier(table),
+        sql.Identifier(table.name),
         sql.Composed([text(j) for j in joins]),
     )
     if order is not None:
@@ -137,7 +133,7 @@ def states(schema: str, at: int) -> Select:
     """
     return Select(
         schema,
-        TABLES_BY_NAME["states"],
+        STATES,
         extra=("{acknowledged}", "{in_downtime}"),
         joins=(
             " LEFT JOIN {s}.acknowledgements a ON a.host_name = r.host_name"

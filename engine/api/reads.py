@@ -25,7 +25,15 @@ from projections.rows import (
     ServiceConfigRow,
     StateRow,
 )
-from projections.tables import TABLES_BY_NAME
+from projections.tables import (
+    ACKNOWLEDGEMENTS,
+    COMMENTS,
+    CONFIG_HOSTS,
+    CONFIG_SERVICES,
+    DOWNTIMES,
+    STATE_HISTORY,
+    Table,
+)
 
 _NAME_KEY = ("host_name", "service_description")
 #: Sort orders of the host and service lists; each ends with the primary key.
@@ -43,7 +51,8 @@ def _sort(query: Mapping[str, str]) -> tuple[str, bool]:
     name = raw.lstrip("-")
     if name not in STATE_SORTS:
         raise bad_request(
-            f"parameter 'sort': {raw!r} is not one of {', '.join(STATE_SORTS)} (- for descending)"
+            f"parameter 'sort': {params.quoted(raw)} is not one of {', '.join(STATE_SORTS)}"
+            " (- for descending)"
         )
     return name, descending
 
@@ -130,17 +139,17 @@ async def subject_detail(request: web.Request) -> web.Response:
         r = state_rows[0]
         state = views.state(StateRow(*r[:-2]), r[-2], r[-1])
     subject = {"host": host, "service": service or None, "site": site}
-    ack_rows = await _rows(request, "acknowledgements", host, service, "true")
+    ack_rows = await _rows(request, ACKNOWLEDGEMENTS, host, service, "true")
     downtimes = await _rows(
         request,
-        "downtimes",
+        DOWNTIMES,
         host,
         service,
         "r.version IS NOT NULL AND r.cancelled_version IS NULL AND r.end_time > %(at)s",
         at=at,
     )
     comments = await _rows(
-        request, "comments", host, service, "r.version IS NOT NULL AND r.deleted_version IS NULL"
+        request, COMMENTS, host, service, "r.version IS NOT NULL AND r.deleted_version IS NULL"
     )
     acknowledgement = None
     if ack_rows:
@@ -161,10 +170,10 @@ async def subject_detail(request: web.Request) -> web.Response:
 
 
 async def _rows(
-    request: web.Request, table: str, host: str, service: str, condition: str, **extra: Any
+    request: web.Request, table: Table[Any], host: str, service: str, condition: str, **extra: Any
 ) -> list[tuple[Any, ...]]:
     ctx = context(request)
-    select = queries.Select(ctx.schema, TABLES_BY_NAME[table])
+    select = queries.Select(ctx.schema, table)
     select.filter("r.host_name = %(host)s AND r.service_description = %(service)s")
     select.filter(condition, host=host, service=service, **extra)
     return await ctx.fetch(select.query(), select.params)
@@ -172,8 +181,8 @@ async def _rows(
 
 async def _config(request: web.Request, host: str, service: str) -> dict[str, Any] | None:
     ctx = context(request)
-    table = "config_services" if service else "config_hosts"
-    select = queries.Select(ctx.schema, TABLES_BY_NAME[table])
+    table: Table[Any] = CONFIG_SERVICES if service else CONFIG_HOSTS
+    select = queries.Select(ctx.schema, table)
     select.filter("r.host_name = %(host)s AND NOT r.removed", host=host)
     if service:
         select.filter("r.service_description = %(service)s", service=service)
@@ -205,7 +214,7 @@ async def history(request: web.Request) -> web.Response:
     ctx, query = context(request), request.query
     host, service = _subject(request)
     limit = params.limit(query)
-    select = queries.Select(ctx.schema, TABLES_BY_NAME["state_history"])
+    select = queries.Select(ctx.schema, STATE_HISTORY)
     select.filter(
         "r.host_name = %(host)s AND r.service_description = %(service)s",
         host=host,

@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from engine.api import params, views
-from engine.api.change_feed import KINDS, Change, ChangeFilter, ResumeError
+from engine.api.change_feed import KINDS, Change, ChangeFeed, ChangeFilter, ResumeError
 from engine.api.context import Context, allowed_sites, context
 from engine.api.errors import bad_request
 
@@ -49,6 +49,27 @@ def _filter(request: web.Request) -> ChangeFilter:
     )
 
 
+def _last_id(request: web.Request) -> str | None:
+    """The id the client resumes after: the ``Last-Event-ID`` header, else the parameter."""
+    if header := request.headers.get("Last-Event-ID"):
+        return params.text(header, "Last-Event-ID", what="header")
+    if parameter := request.query.get("last_event_id"):
+        return params.text(parameter, "last_event_id")
+    return None
+
+
+def _resume(feed: ChangeFeed, last_id: str) -> tuple[int, dict[str, Any] | None]:
+    """Where a client that saw ``last_id`` resumes, and the reset it gets if it cannot."""
+    # Our ids are ASCII; another must not reach the feed's parsing, which would take
+    # digits like '²' (str.isdigit does) that int refuses.
+    if not last_id.isascii():
+        return feed.last_seq, {"reason": f"id {params.quoted(last_id)} is not from this feed"}
+    try:
+        return feed.resume_point(last_id), None
+    except ResumeError as exc:
+        return feed.last_seq, {"reason": str(exc)}
+
+
 def _frame(feed_id: str, change: Change) -> bytes:
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (
         feed_id.encode(),
@@ -61,14 +82,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     feed = ctx.feed
     wanted = _filter(request)
-    last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-    reset: dict[str, Any] | None = None
-    seq = feed.last_seq
-    if last_id:
-        try:
-            seq = feed.resume_point(params.text(last_id, "last_event_id"))
-        except ResumeError as exc:
-            reset = {"reason": str(exc)}
+    seq, reset = feed.last_seq, None  # a client that gives no id starts from now
+    if last_id := _last_id(request):
+        seq, reset = _resume(feed, last_id)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",

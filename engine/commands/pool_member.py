@@ -135,8 +135,14 @@ async def _run(settings: MemberSettings, listen: tuple[str, int] | None) -> int:
             flush=True,
         )
         try:
-            await stop.wait()
+            # Until Ctrl-C or SIGTERM, or an error retrying cannot fix (then exit 2).
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(member.failed.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
         finally:
             if runner is not None:
                 await runner.cleanup()
+    if member.failure is not None:
+        raise member.failure
     return 0

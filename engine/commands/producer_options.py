@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
+from engine.poller.metrics import serve_metrics
 from engine.poller.producer import WHEN_FULL, Producer, SpoolSettings
 from schemas.types import check_site_name
 
@@ -83,6 +84,12 @@ def add_producer_arguments(parser: argparse.ArgumentParser, *, origin: str) -> N
         metavar="SECONDS",
         help="one attempt to reach the brokers gives up after this long (then retries)",
     )
+    parser.add_argument(
+        "--metrics-listen",
+        default=env("SITELOG_METRICS_LISTEN"),
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (env SITELOG_METRICS_LISTEN)",
+    )
 
 
 def producer_from_args(args: argparse.Namespace, command: str) -> Producer:
@@ -97,7 +104,10 @@ def producer_from_args(args: argparse.Namespace, command: str) -> Producer:
         max_bytes=args.spool_max_bytes,
         when_full=args.when_full,
     )
-    return Producer(site, settings, spool)
+    producer = Producer(site, settings, spool)
+    if args.metrics_listen:
+        serve_metrics(producer, args.metrics_listen)
+    return producer
 
 
 def report_end(producer: Producer, left: int) -> str:

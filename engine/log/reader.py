@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
+from engine.lifecycle import Lifecycle
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import (
     DEFAULT_PARTITIONS,
@@ -119,6 +120,8 @@ class SiteLogReader:
             "max_partition_fetch_bytes": max_partition_fetch_bytes,
         }
         self._consumer: AIOKafkaConsumer | None = None
+        #: NEW until started, STOPPED for good once stopped (``engine.lifecycle``).
+        self.lifecycle = Lifecycle.NEW
         self._partitions: list[int] = []
         self._next: dict[int, int] = {}
 
@@ -135,6 +138,7 @@ class SiteLogReader:
         return dict(self._next)
 
     async def start(self) -> None:
+        self.lifecycle.check_start(f"the reader of {self.topic}")
         if self._create_topic:
             await ensure_topic(self.settings, self.topic, self._new_topic_partitions)
         # aiokafka clients bind to the running loop when built, so they are built here.
@@ -150,11 +154,12 @@ class SiteLogReader:
             self._consumer = None
             await consumer.stop()
             raise
+        self.lifecycle = Lifecycle.STARTED
 
     @property
     def consumer(self) -> AIOKafkaConsumer:
-        if self._consumer is None:
-            raise LogError(f"{self._what('reading')}: the reader is not started")
+        self.lifecycle.check_use(f"the reader of {self.topic}")
+        assert self._consumer is not None  # STARTED holds a consumer
         return self._consumer
 
     async def assign(self, offsets: Mapping[int, int] | None = None) -> None:
@@ -269,6 +274,8 @@ class SiteLogReader:
         raise LogError(f"{self._what('reading')}: offset out of range: {exc}")
 
     async def stop(self) -> None:
+        """Disconnect; stopping twice does nothing."""
+        self.lifecycle = Lifecycle.STOPPED
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()

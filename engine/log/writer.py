@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from engine.errors import LogError
+from engine.lifecycle import Lifecycle
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import DEFAULT_PARTITIONS, Appended, topic_for
 from schemas.codec import Codec
@@ -74,11 +75,14 @@ class SiteLogWriter:
             settings, linger_ms=linger_ms, max_batch_size=max_batch_size
         )
         self._producer: AIOKafkaProducer | None = None
+        #: NEW until started, STOPPED for good once stopped (``engine.lifecycle``).
+        self.lifecycle = Lifecycle.NEW
 
     def _what(self, action: str) -> str:
         return f"{action} site log {self.topic} on {self.settings.bootstrap_servers}"
 
     async def start(self) -> None:
+        self.lifecycle.check_start(f"the writer of {self.topic}")
         # aiokafka clients bind to the running loop when built, so they are built here.
         producer = self._producer = AIOKafkaProducer(**self._producer_options)
         try:
@@ -91,20 +95,22 @@ class SiteLogWriter:
             await self._close_quietly(producer)
             self._producer = None
             raise
+        self.lifecycle = Lifecycle.STARTED
 
     async def ensure_started(self) -> None:
         """Start if not started: a node's writer may find its site's brokers away at start."""
-        if self._producer is None:
+        if self.lifecycle is Lifecycle.NEW:
             await self.start()
 
     @property
     def producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            raise LogError(f"{self._what('writing to')}: the writer is not started")
+        self.lifecycle.check_use(f"the writer of {self.topic}")
+        assert self._producer is not None  # STARTED holds a producer
         return self._producer
 
     async def stop(self) -> None:
         """Flush what was sent and disconnect (bounded: an unreachable broker cannot hang it)."""
+        self.lifecycle = Lifecycle.STOPPED
         producer, self._producer = self._producer, None
         if producer is None:
             return

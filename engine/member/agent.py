@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Self
 
-from engine.errors import LogError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
 from engine.log.records import ReadBatch
@@ -32,6 +31,7 @@ from projections import fold
 from projections.pools import POOL_PAYLOADS
 from projections.quorum import pool_state, pools_of, statuses
 from projections.state import Changes, ProjectionState
+from projections.tables import POOL_SERVERS
 from schemas.errors import SitelogError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -73,6 +73,10 @@ class PoolMember:
         self._leased: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._reported: dict[str, Any] | None = None
+        #: The error that stopped the member for good (its log went backwards, ...).
+        self.failure: SitelogError | None = None
+        #: Set when ``failure`` is: whoever runs the member stops it then.
+        self.failed = asyncio.Event()
 
     @property
     def tick(self) -> float:
@@ -142,7 +146,7 @@ class PoolMember:
         """Register the server and report its trust anchors, when the log does not say so yet."""
         s = self.settings
         payloads: list[Payload] = []
-        row = self.state.get("pool_servers", (s.server,))
+        row = self.state.get(POOL_SERVERS, (s.server,))
         if s.role is not None and (
             row is None or (row.role, row.site_name) != (s.role.value, s.site_name)
         ):
@@ -186,7 +190,10 @@ class PoolMember:
         while True:
             try:
                 self._apply(await self._reader.read(timeout=self.tick))
-            except LogError as exc:
+            except SitelogError as exc:
+                if not exc.retriable:
+                    self._fail(exc, "reading central's log")
+                    return
                 log.warning("reading central's log: %s", exc)
                 await asyncio.sleep(self.tick)
             self._evaluate()
@@ -197,8 +204,21 @@ class PoolMember:
             try:
                 await self.renew()
             except SitelogError as exc:
+                if not exc.retriable:
+                    self._fail(exc, "renewing leases")
+                    return
                 # Not renewed: the lease expires in everybody's view, ours included.
                 log.warning("renewing leases: %s", exc)
+
+    def _fail(self, exc: SitelogError, doing: str) -> None:
+        """Stop for good: a member that cannot follow must not go on renewing its leases."""
+        log.error("pool member %s stopped %s: %s", self.settings.server, doing, exc)
+        self.failure = exc
+        self.failed.set()
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
 
     async def _evaluate_forever(self) -> None:
         while True:

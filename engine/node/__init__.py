@@ -15,11 +15,14 @@ from engine.node.write_path import Prepared, WritePath
 
 __all__ = [
     "CENTRAL",
+    "OPERATOR_COMMANDS",
     "ApiToken",
     "DatabaseState",
     "DatabaseStatus",
     "Node",
     "NodeConfig",
+    "OperatorCommand",
+    "Prepared",
     "Projector",
     "SiteState",
     "SiteStatus",

@@ -24,6 +24,7 @@ from engine.node.projector import Projector
 from engine.node.write_path import WritePath
 from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
 from projections.quorum import pool_names
+from projections.tables import POOLS
 from schemas.errors import SitelogError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -98,7 +99,7 @@ class DefaultPools:
     async def cast_votes(self) -> int:
         """Append the default observer's lease in every pool where it is enabled."""
         state = self._projector.state
-        pools = [n for n in pool_names(state) if state.get("pools", (n,)).default_observer]
+        pools = [n for n in pool_names(state) if state.rows(POOLS)[(n,)].default_observer]
         if not pools:
             return 0
         events = [

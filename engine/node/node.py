@@ -45,6 +45,7 @@ class Node:
             site=config.site,
             writer=self.writer,
             state=lambda: self.projector.state,
+            metrics=self.metrics,
         )
         self.default_pools = (
             DefaultPools(

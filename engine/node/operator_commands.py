@@ -23,16 +23,8 @@ from typing import Any, Literal, NewType, Protocol
 from engine.errors import UnknownSubjectError
 from projections import lookup
 from projections.state import ProjectionState
+from schemas import operations
 from schemas.errors import InvalidEventError
-from schemas.operations import (
-    AcknowledgementRemoved,
-    AcknowledgementSet,
-    CheckRescheduled,
-    CommentAdded,
-    CommentDeleted,
-    DowntimeCancelled,
-    DowntimeScheduled,
-)
 from schemas.payload import HostScoped
 
 Kind = Literal["text", "nonblank", "bool", "instant", "micros"]
@@ -202,9 +194,16 @@ class _Recorded(Protocol):
     def service_description(self) -> str: ...
 
 
-def recorded(what: str, find: Callable[[ProjectionState, str], _Recorded | None]) -> SubjectOf:
+#: How a downtime or comment is found by its id in the projection.
+_RECORDS: dict[str, Callable[[ProjectionState, str], _Recorded | None]] = {
+    "downtime": lookup.downtime,
+    "comment": lookup.comment,
+}
+
+
+def recorded(what: str) -> SubjectOf:
     """The subject of the ``what`` (downtime, comment) that the ``<what>_id`` field names."""
-    key = f"{what}_id"
+    key, find = f"{what}_id", _RECORDS[what]
 
     def subject(state: ProjectionState, values: Values) -> Subject:
         row = find(state, values[key])
@@ -231,13 +230,21 @@ _SERVICE = Field("service", "text", description="service description; absent for
 _AUTHOR = Field("author", "nonblank", description="who acts; defaults to the token's name")
 _ON_HOST = (_HOST, _SERVICE, _AUTHOR)
 
+
+def _on_recorded(name: str, summary: str, payload: type[HostScoped], what: str) -> OperatorCommand:
+    """A command on a projected downtime or comment: its id field and lookup agree."""
+    return OperatorCommand(
+        name, summary, payload, (Field(f"{what}_id", "text", True), _AUTHOR), recorded(what)
+    )
+
+
 OPERATOR_COMMANDS: Mapping[str, OperatorCommand] = {
     c.name: c
     for c in (
         OperatorCommand(
             "acknowledge",
             "Acknowledge a host or service problem",
-            AcknowledgementSet,
+            operations.AcknowledgementSet,
             (
                 *_ON_HOST,
                 Field("comment", "text", default=""),
@@ -251,14 +258,14 @@ OPERATOR_COMMANDS: Mapping[str, OperatorCommand] = {
         OperatorCommand(
             "remove-acknowledgement",
             "Remove the acknowledgement of a host or service",
-            AcknowledgementRemoved,
+            operations.AcknowledgementRemoved,
             _ON_HOST,
             named_host,
         ),
         OperatorCommand(
             "schedule-downtime",
             "Schedule a fixed or flexible downtime",
-            DowntimeScheduled,
+            operations.DowntimeScheduled,
             (
                 *_ON_HOST,
                 Field("start_time", "instant", True),
@@ -272,32 +279,22 @@ OPERATOR_COMMANDS: Mapping[str, OperatorCommand] = {
             rules=(_ends_after_start, _flexible_has_duration),
             new_id="downtime_id",
         ),
-        OperatorCommand(
-            "cancel-downtime",
-            "Cancel a downtime",
-            DowntimeCancelled,
-            (Field("downtime_id", "text", True), _AUTHOR),
-            recorded("downtime", lookup.downtime),
+        _on_recorded(
+            "cancel-downtime", "Cancel a downtime", operations.DowntimeCancelled, "downtime"
         ),
         OperatorCommand(
             "add-comment",
             "Add a comment to a host or service",
-            CommentAdded,
+            operations.CommentAdded,
             (*_ON_HOST, Field("text", "nonblank", True), Field("persistent", "bool", default=True)),
             named_host,
             new_id="comment_id",
         ),
-        OperatorCommand(
-            "delete-comment",
-            "Delete a comment",
-            CommentDeleted,
-            (Field("comment_id", "text", True), _AUTHOR),
-            recorded("comment", lookup.comment),
-        ),
+        _on_recorded("delete-comment", "Delete a comment", operations.CommentDeleted, "comment"),
         OperatorCommand(
             "reschedule-check",
             "Ask for the next check of a host or service at a given time",
-            CheckRescheduled,
+            operations.CheckRescheduled,
             (
                 *_ON_HOST,
                 Field("next_check", "instant", True),

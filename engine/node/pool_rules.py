@@ -19,6 +19,7 @@ from projections.pools import (
 from projections.quorum import current_targets, membership
 from projections.rows import PoolRow
 from projections.state import ProjectionState
+from projections.tables import POOL_SERVERS, POOLS
 from schemas.errors import InvalidEventError
 from schemas.payload import Payload
 from schemas.pools import (
@@ -84,13 +85,13 @@ def _name(value: str, field: str) -> None:
 
 
 def _server(state: ProjectionState, server: str) -> None:
-    row = state.get("pool_servers", (server,))
+    row = state.get(POOL_SERVERS, (server,))
     if row is None or row.role is None:
         raise UnknownSubjectError(f"unknown server {server!r}: register it first")
 
 
 def _pool(state: ProjectionState, name: str) -> PoolRow:
-    row: PoolRow | None = state.get("pools", (name,))
+    row: PoolRow | None = state.get(POOLS, (name,))
     if row is None or row.defined_version is None:
         raise UnknownSubjectError(f"unknown pool {name!r}")
     return row
@@ -98,7 +99,7 @@ def _pool(state: ProjectionState, name: str) -> PoolRow:
 
 def _define(state: ProjectionState, p: PoolDefined, initialising: bool) -> None:
     _name(p.pool_name, "pool_name")
-    row = state.get("pools", (p.pool_name,))
+    row = state.get(POOLS, (p.pool_name,))
     if row is not None and row.defined_version is not None:
         raise ConflictError(f"pool {p.pool_name!r} exists")
     if p.builtin and not initialising:

@@ -41,6 +41,7 @@ from projections.fold import fold_batch
 from projections.postgres import PostgresSink
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
+from projections.tables import OFFSETS
 from schemas.errors import SitelogError
 from schemas.event import Event
 
@@ -327,7 +328,7 @@ class Projector:
             if last_event_time is not None:
                 status.last_event_time = last_event_time
             changes.put(
-                "offsets",
+                OFFSETS,
                 (batch.site, batch.partition),
                 OffsetRow(batch.site, batch.partition, batch.next_offset, status.last_event_time),
             )
@@ -342,8 +343,7 @@ class Projector:
     def caught_up(self) -> bool:
         """Every site that has not failed has committed up to its last known log end."""
         return self.database.state is DatabaseState.AVAILABLE and all(
-            status.state is SiteState.FAILED or status.caught_up
-            for status in self._status.values()
+            status.state is SiteState.FAILED or status.caught_up for status in self._status.values()
         )
 
     async def wait_caught_up(self, timeout: float) -> bool:

@@ -44,7 +44,13 @@ def new_secret() -> str:
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    """The SHA-256 of a secret's UTF-8, for any text at all.
+
+    ``surrogatepass``: a header that is not UTF-8 reaches us with its bytes escaped as
+    lone surrogates (aiohttp decodes so), which plain UTF-8 cannot encode; hashed this
+    way such a secret is merely unknown. Valid text hashes exactly as UTF-8.
+    """
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def make_token(

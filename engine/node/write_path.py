@@ -16,7 +16,8 @@ checks its token's site on the prepared target in between.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from engine.log.records import Appended
 from engine.log.writer import SiteLogWriter
 from engine.node import pool_rules
 from engine.node.config import CENTRAL, NodeRole
+from engine.node.metrics import NodeMetrics
 from engine.node.operator_commands import OPERATOR_COMMANDS, OperatorCommand, Values
 from projections import fold, lookup
 from projections.quorum import pool_state
@@ -39,7 +41,7 @@ from schemas.configuration import (
     SiteDefined,
     SiteRemoved,
 )
-from schemas.errors import InvalidEventError
+from schemas.errors import InvalidEventError, SitelogError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.payload import HostScoped, Payload
@@ -64,6 +66,7 @@ CONFIGURATION = (
 class Prepared:
     """An operator command ready to append: its payload, and the site owning its subject."""
 
+    command: str
     payload: HostScoped
     target_site: str
 
@@ -78,11 +81,24 @@ class WritePath:
         writer: SiteLogWriter,
         state: Callable[[], ProjectionState],
         clock: HybridLogicalClock | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.origin, self.role, self.site = origin, role, site
         self._writer = writer
         self._state = state
         self._clock = clock or HybridLogicalClock()
+        self._metrics = metrics if metrics is not None else NodeMetrics()
+
+    @contextmanager
+    def _counted(self, command: str, appended: int = 0) -> Iterator[None]:
+        """Count what the block appends, or the error that refused or failed it."""
+        try:
+            yield
+        except SitelogError as exc:
+            self._metrics.append_errors.labels(command, type(exc).__name__).inc()
+            raise
+        if appended:
+            self._metrics.appends.labels(command).inc(appended)
 
     def prepare(self, command: OperatorCommand, values: Values) -> Prepared:
         """The payload of an operator command and the site owning its subject; appends nothing.
@@ -90,9 +106,11 @@ class WritePath:
         Raises UnknownSubjectError for a subject this node does not know, and on a
         remote node OutsideSubsetError for one owned by another site.
         """
-        state = self._state()  # one snapshot: the subject and its owner agree
-        subject = command.subject(state, values)
-        return Prepared(command.build(values, subject), self._owner(state, subject.host_name))
+        with self._counted(command.name):
+            state = self._state()  # one snapshot: the subject and its owner agree
+            subject = command.subject(state, values)
+            owner = self._owner(state, subject.host_name)
+            return Prepared(command.name, command.build(values, subject), owner)
 
     async def append(self, prepared: Prepared) -> Written:
         """Append a prepared operator command to this node's site log."""
@@ -103,8 +121,10 @@ class WritePath:
             clock=self._clock,
             target_site=prepared.target_site,
         )
-        await self._writer.ensure_started()
-        return event, await self._writer.append(event)
+        with self._counted(prepared.command, appended=1):
+            await self._writer.ensure_started()
+            appended = await self._writer.append(event)
+        return event, appended
 
     async def command(self, name: str, **given: Any) -> Written:
         """Run one operator command from keyword values: validate, prepare, append.
@@ -138,6 +158,14 @@ class WritePath:
         a server and then add it to a pool. ``initialising`` lets central create the
         builtin pools.
         """
+        with self._counted("configuration"):
+            events = self._configuration_events(payloads, initialising)
+        with self._counted("configuration", appended=len(events)):
+            await self._writer.ensure_started()
+            appended = await self._writer.append_many(events)
+        return list(zip(events, appended, strict=True))
+
+    def _configuration_events(self, payloads: list[Payload], initialising: bool) -> list[Event]:
         if self.role is not NodeRole.CENTRAL:
             raise CentralOnlyError("configuration is authored on central only")
         events = []
@@ -158,8 +186,7 @@ class WritePath:
                 pool_rules.check(pools, payload, initialising=initialising)
                 fold.apply(pools, event, Changes())
             events.append(event)
-        await self._writer.ensure_started()
-        return list(zip(events, await self._writer.append_many(events), strict=True))
+        return events
 
     def _config_owner(self, payload: Payload) -> str:
         state = self._state()

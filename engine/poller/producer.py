@@ -37,6 +37,7 @@ from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.log.writer import close_quietly, producer_options
 from engine.poller.spool import Record, Spool
 from schemas.codec import Codec
+from schemas.errors import SitelogError
 from schemas.event import Event
 from schemas.types import check_site_name
 
@@ -72,6 +73,8 @@ class ProducerStats:
     pending: int
     spool_bytes: int
     connected: bool
+    #: Delivery rounds that failed (then resent whole) since the producer started.
+    failed_rounds: int = 0
 
 
 class Producer:
@@ -103,6 +106,7 @@ class Producer:
         self._acknowledged_event = asyncio.Event()
         self._outage_since: float | None = None
         self.accepted = self.acknowledged = self.dropped = self.inherited = 0
+        self.failed_rounds = 0
 
     @property
     def stats(self) -> ProducerStats:
@@ -113,6 +117,7 @@ class Producer:
             pending=self._spool.pending,
             spool_bytes=self._spool.used_bytes,
             connected=self._client is not None,
+            failed_rounds=self.failed_rounds,
         )
 
     # -- life cycle ---------------------------------------------------------------------
@@ -224,7 +229,9 @@ class Producer:
         if self._sender is None:
             raise LogError(f"producer for {self.topic} is not started")
         if self._sender.done() and not self._sender.cancelled():
-            raise LogError(f"producer for {self.topic} stopped: {self._sender.exception()}")
+            raise LogError(
+                f"producer for {self.topic} stopped: {self._sender.exception()}", retriable=False
+            )
 
     # -- delivering ---------------------------------------------------------------------
 
@@ -240,7 +247,10 @@ class Producer:
                 continue
             try:
                 await self._deliver(records)
-            except LogError as exc:
+            except SitelogError as exc:
+                if not exc.retriable:
+                    raise  # the sender stops; submit() then says why (_check_sender)
+                self.failed_rounds += 1
                 self._on_outage(exc)
                 await self._disconnect()
                 await asyncio.sleep(backoff)
@@ -316,7 +326,7 @@ class Producer:
                 client, self.settings.connect_timeout, self._what("closing"), level=logging.DEBUG
             )
 
-    def _on_outage(self, exc: LogError) -> None:
+    def _on_outage(self, exc: SitelogError) -> None:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             log.warning(

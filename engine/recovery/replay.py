@@ -35,7 +35,7 @@ from projections.postgres import PostgresSink, connect
 from projections.postgres_bulk import BulkSink
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
-from projections.tables import TABLES
+from projections.tables import OFFSETS, TABLES
 from schemas.event import Event
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ async def _apply(
     for site, partitions in ends.items():
         for partition, end in partitions.items():
             row = OffsetRow(site, partition, end, last_time[site])
-            changes.put("offsets", (site, partition), row)
+            changes.put(OFFSETS, (site, partition), row)
     await asyncio.to_thread(sink.write, changes)
     await asyncio.to_thread(sink.finish)
 

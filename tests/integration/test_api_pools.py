@@ -306,8 +306,9 @@ async def test_sitelog_pool_command(
 
 
 async def test_all_management_servers_switches_to_manual_keeping_its_members(
-    deployment: Deployment, http_session: aiohttp.ClientSession
+    own_deployment: Deployment, http_session: aiohttp.ClientSession
 ) -> None:
+    deployment = own_deployment
     for server in SERVERS:
         await configure(
             deployment,

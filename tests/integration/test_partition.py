@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import psycopg
 
 from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.dev.process import free_port
@@ -27,6 +26,7 @@ from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import make_token
 from engine.poller import simulation
+from projections.errors import DatabaseError
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
 from schemas.configuration import HostDefined
@@ -240,7 +240,9 @@ def committed(config: NodeConfig) -> dict[str, dict[int, int]]:
     sink = PostgresSink.connect(config.dsn, config.schema)
     try:
         return sink.load_offsets()
-    except psycopg.errors.UndefinedTable:
+    except DatabaseError as exc:  # not created yet
+        if "does not exist" not in str(exc):
+            raise
         return {}
     finally:
         sink.close()

@@ -31,6 +31,7 @@ from projections import fold
 from projections.assignment import assign
 from projections.quorum import status
 from projections.state import Changes, ProjectionState
+from projections.tables import POOL_LEASES
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.payload import Payload
@@ -184,7 +185,7 @@ def test_failover_moves_only_the_dead_members_targets(tmp_path: Path) -> None:
         # Central's log says the same as of ms-1's lease expiry; an instant earlier, ms-1
         # still ran its own targets.
         state = asyncio.run(fold_central_log(boot))
-        expiry = state.get("pool_leases", (POOL, "ms-1")).expires_at
+        expiry = state.rows(POOL_LEASES)[(POOL, "ms-1")].expires_at
         assert time.time() * 1e6 > expiry
         owners = {
             at: None if (pool := status(state, POOL, at)) is None else pool.owners
@@ -204,7 +205,7 @@ def test_failover_moves_only_the_dead_members_targets(tmp_path: Path) -> None:
         assert report is not None and report["targets"] == [] and report["available"]
         assert report["reason"] == "no quorum: 1 of 3 votes available, 2 needed"
         state = asyncio.run(fold_central_log(boot))
-        expiry = state.get("pool_leases", (POOL, "ms-2")).expires_at
+        expiry = state.rows(POOL_LEASES)[(POOL, "ms-2")].expires_at
         pool = status(state, POOL, expiry)
         assert pool is not None and not pool.has_quorum and pool.available_votes == 1
         assert set(pool.owners.values()) == {None}
@@ -216,7 +217,7 @@ def test_failover_moves_only_the_dead_members_targets(tmp_path: Path) -> None:
         # A clean stop gives the lease back: the others take over before it would expire.
         members.kill("ms-3", signal.SIGTERM)
         state = asyncio.run(fold_central_log(boot))
-        lease = state.get("pool_leases", (POOL, "ms-3"))
+        lease = state.rows(POOL_LEASES)[(POOL, "ms-3")]
         would_expire = lease.granted_at + int((PERIOD + 2 * LATENCY) * 1e6)
         assert lease.expires_at < would_expire
         wait_until(

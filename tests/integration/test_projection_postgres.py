@@ -1,4 +1,8 @@
-"""The PostgreSQL sink against a real server: it must hold exactly what the pure fold says."""
+"""The PostgreSQL sink against a real server: pools, read orders, SQL twins of the as-of rules.
+
+That it holds exactly what the pure fold says (rows, digests, registers, offsets, batches
+written twice) is the sink contract, tested against every sink in test_sink_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections import asof, fold
+from projections import asof
 from projections.digest import canonical as digest_value
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
 from projections.quorum import POOL_TABLES, statuses
 from projections.rollups import EXACT, exact
 from projections.rows import DowntimeRow, HistoryRow
-from projections.state import Changes, ProjectionState
+from projections.state import ProjectionState
+from projections.tables import ACKNOWLEDGEMENTS, DOWNTIMES, STATE_HISTORY, STATES
 from schemas.event import Event
 from tests.support.pool_world import PERIOD, PoolWorld, pool_histories
-from tests.support.scenarios import HOST_NAMES, SERVICES, SITES, START, STEP, Scenario, scenarios
+from tests.support.scenarios import HOST_NAMES, SERVICES, START, STEP, Scenario, scenarios
 
 PG_SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -58,25 +63,6 @@ def write_in_batches(
         i += size
 
 
-@given(scenario=scenarios(), seed=st.integers(0, 2**32), sizes=st.lists(st.integers(1, 15)))
-@PG_SETTINGS
-def test_postgres_holds_exactly_the_pure_projection(
-    sink_factory: object, scenario: Scenario, seed: int, sizes: list[int]
-) -> None:
-    sink = sink_factory()  # type: ignore[operator]
-    model = InMemoryProjection()
-    events = scenario.interleave(random.Random(seed))
-    write_in_batches(sink, model, events, sizes)
-    assert sink.digest() == model.digest()
-    for site in SITES:
-        assert sink.digest({site}) == model.digest({site})
-    # What the projector reloads after a restart is the state it had.
-    reloaded = ProjectionState.from_rows(sink.load_registers())
-    for table, rows in model.state.registers.items():
-        if table != "offsets":
-            assert reloaded.registers[table] == rows, table
-
-
 @given(world=pool_histories(), sizes=st.lists(st.integers(1, 15)))
 @PG_SETTINGS
 def test_postgres_holds_the_pools_and_answers_the_same_as_of_any_instant(
@@ -88,7 +74,7 @@ def test_postgres_holds_the_pools_and_answers_the_same_as_of_any_instant(
     assert sink.digest() == model.digest()
     reloaded = ProjectionState.from_rows(sink.load_registers())
     for table in POOL_TABLES:
-        assert reloaded.registers[table] == world.state.registers[table], table
+        assert reloaded.rows(table) == world.state.rows(table), table.name
     for at in (world.now - PERIOD, world.now, world.now + PERIOD):
         assert statuses(reloaded, at) == statuses(world.state, at)
 
@@ -106,23 +92,6 @@ def test_two_nodes_reading_in_different_orders_agree_in_postgres(
     assert len(digests) == 1
 
 
-@given(scenario=scenarios(), seed=st.integers(0, 2**32))
-@PG_SETTINGS
-def test_writing_a_batch_twice_changes_nothing(
-    sink_factory: object, scenario: Scenario, seed: int
-) -> None:
-    sink, model = sink_factory(), InMemoryProjection()  # type: ignore[operator]
-    events = scenario.interleave(random.Random(seed))
-    changes = Changes()
-    for event in events:
-        fold.apply(model.state, event, changes)
-    model.absorb(changes)
-    sink.write(changes)
-    before = sink.digest()
-    sink.write(changes)
-    assert sink.digest() == before == model.digest()
-
-
 @given(
     scenario=scenarios(),
     seed=st.integers(0, 2**32),
@@ -135,9 +104,9 @@ def test_sql_and_python_as_of_rules_agree(
     sink, model = sink_factory(), InMemoryProjection()  # type: ignore[operator]
     write_in_batches(sink, model, scenario.interleave(random.Random(seed)), [])
     rows = model.rows()
-    downtimes = [DowntimeRow._make(r) for r in rows["downtimes"]]
-    history = [HistoryRow._make(r) for r in rows["state_history"]]
-    registers = model.state.registers
+    downtimes = [DowntimeRow._make(r) for r in rows[DOWNTIMES.name]]
+    history = [HistoryRow._make(r) for r in rows[STATE_HISTORY.name]]
+    state = model.state
     with sink.conn.transaction(), sink.conn.cursor() as cur:
         for step in ats:
             at = START + step * STEP // 2
@@ -151,7 +120,7 @@ def test_sql_and_python_as_of_rules_agree(
                     )
                     sql_ack, sql_down = cur.fetchone()
                     ack = asof.acknowledged(
-                        registers["acknowledgements"].get(key), registers["states"].get(key), at
+                        state.get(ACKNOWLEDGEMENTS, key), state.get(STATES, key), at
                     )
                     down = asof.in_downtime(host, service, downtimes, history, at)
                     assert (sql_ack, sql_down) == (ack, down), (key, at)

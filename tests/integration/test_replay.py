@@ -34,6 +34,7 @@ from projections.errors import ProjectionReplacedError
 from projections.postgres import PostgresSink
 from projections.rows import OffsetRow
 from projections.state import Changes
+from projections.tables import OFFSETS
 from schemas.codec import MAGIC, Codec, event_to_record
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -274,7 +275,7 @@ def test_a_write_after_a_replacement_is_refused_whole(pg_dsn: str) -> None:
         other.create_tables()
         assert writer.load_generation() == 0
         changes = Changes()
-        changes.put("offsets", ("paris", 0), OffsetRow("paris", 0, 7, None))
+        changes.put(OFFSETS, ("paris", 0), OffsetRow("paris", 0, 7, None))
         writer.write(changes)
         replacer = PostgresSink.connect(pg_dsn, live)
         assert replacer.replace_with(source) == 1

@@ -20,6 +20,7 @@ from engine.node.config import NodeRole
 from engine.node.projector import Projector
 from engine.node.write_path import WritePath
 from projections.postgres import PostgresSink
+from projections.tables import CONFIG_HOSTS, DOWNTIMES
 from schemas.configuration import HostDefined
 from schemas.errors import InvalidEventError
 from schemas.types import now_us
@@ -72,7 +73,7 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
                     for where in (web, db):
                         assert await central.wait_for("central", where.partition, where.offset, 30)
                         assert await remote.wait_for("central", where.partition, where.offset, 30)
-                    assert remote.state.get("config_hosts", ("db-l1",)) is None  # not its subset
+                    assert remote.state.get(CONFIG_HOSTS, ("db-l1",)) is None  # not its subset
 
                     event, where = await on_paris.command(
                         "acknowledge", host="web-p1", author="alice"
@@ -123,7 +124,7 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
                     assert await central.wait_for("paris", cancel.partition, cancel.offset, 30)
                     assert await central.wait_for("central", acked.partition, acked.offset, 30)
                     assert await remote.wait_for("paris", cancel.partition, cancel.offset, 30)
-                    cancelled = central.state.get("downtimes", (downtime_id,))
+                    cancelled = central.state.rows(DOWNTIMES)[(downtime_id,)]
                     assert cancelled.cancelled_version is not None
                 finally:
                     await central.stop()

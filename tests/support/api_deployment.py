@@ -27,6 +27,7 @@ from engine.node.node import Node
 from engine.node.tokens import ApiToken, make_token
 from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
 from projections.quorum import pool_names
+from projections.tables import POOL_LEASES
 from schemas.configuration import HostDefined, ServiceDefined, SiteDefined
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -252,7 +253,7 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
                 lambda: (
                     len(pool_names(central.projector.state)) == len(DEFAULT_POOLS)
                     and all(
-                        (p, DEFAULT_OBSERVER) in central.projector.state.registers["pool_leases"]
+                        (p, DEFAULT_OBSERVER) in central.projector.state.rows(POOL_LEASES)
                         for p in DEFAULT_POOLS
                     )
                 ),

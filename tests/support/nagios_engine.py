@@ -132,7 +132,7 @@ class NagiosEngine(NagiosFiles):
         """
         binary = nagios_binary()
         if binary is None:
-            raise FileNotFoundError("nagios4 is not installed (tests/support/install_nagios.sh)")
+            raise FileNotFoundError("nagios4 is not installed (tests/support/install_debian.sh)")
         if self._process is not None:
             raise RuntimeError("Nagios is already running")
         self.write_files()

@@ -267,3 +267,34 @@ def numbered_check(host: str, seq: int, clock: HybridLogicalClock, site: str) ->
         check_time=seq,
     )
     return Event.create(payload, site=site, origin="poller-1", clock=clock)
+
+
+@dataclass(frozen=True)
+class LogBatch:
+    """A run of one partition's events, as one fetch of a projector reads them."""
+
+    site: str
+    partition: int
+    offset: int  # of the first event
+    events: list[Event]
+
+    @property
+    def next_offset(self) -> int:
+        return self.offset + len(self.events)
+
+
+def read_in_batches(scenario: Scenario, rnd: random.Random, max_size: int) -> list[LogBatch]:
+    """One reading of the logs: partitions taken at random, each read in order, in batches
+    of 1 to ``max_size`` events, each with the offsets it spans."""
+    positions = {where: 0 for where, log in scenario.partitions.items() if log}
+    out = []
+    while positions:
+        where = rnd.choice(sorted(positions))
+        start, log = positions[where], scenario.partitions[where]
+        end = min(len(log), start + rnd.randint(1, max_size))
+        out.append(LogBatch(where[0], where[1], start, log[start:end]))
+        if end == len(log):
+            del positions[where]
+        else:
+            positions[where] = end
+    return out

@@ -17,6 +17,7 @@ from engine.node import config as node_config
 from engine.node.tokens import TokenBook, hash_secret, make_token
 from projections.rows import StateRow
 from projections.state import Changes
+from projections.tables import STATES
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -138,7 +139,7 @@ def state_row(host: str, state: int, site: str = "paris") -> StateRow:
 def publish(feed: ChangeFeed, rows: list[StateRow]) -> None:
     changes = Changes()
     for row in rows:
-        changes.put("states", (row.host_name, row.service_description), row)
+        changes.put(STATES, (row.host_name, row.service_description), row)
     feed.publish(changes)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections import asof
 from projections.model import InMemoryProjection
 from projections.rows import DowntimeRow, HistoryRow
+from projections.tables import ACKNOWLEDGEMENTS, DOWNTIMES, STATE_HISTORY, STATES
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.monitoring import ServiceCheckResult
@@ -63,19 +64,17 @@ class History:
 
     @property
     def acknowledged(self) -> bool:
-        registers = self.model.state.registers
+        state = self.model.state
         key = ("web01", "HTTP")
-        return asof.acknowledged(
-            registers["acknowledgements"].get(key), registers["states"].get(key), self.now
-        )
+        return asof.acknowledged(state.get(ACKNOWLEDGEMENTS, key), state.get(STATES, key), self.now)
 
     def in_downtime(self, at: int, service: str = "HTTP") -> bool:
         rows = self.model.rows()
         return asof.in_downtime(
             "web01",
             service,
-            [DowntimeRow._make(r) for r in rows["downtimes"]],
-            [HistoryRow._make(r) for r in rows["state_history"]],
+            [DowntimeRow._make(r) for r in rows[DOWNTIMES.name]],
+            [HistoryRow._make(r) for r in rows[STATE_HISTORY.name]],
             at,
         )
 
@@ -224,13 +223,13 @@ def test_state_history_records_soft_and_hard_changes_once() -> None:
     h.check(ServiceState.CRITICAL, StateType.SOFT)  # attempt 2: no change
     h.check(ServiceState.CRITICAL, StateType.HARD)  # soft -> hard
     h.check(ServiceState.OK)
-    history = sorted(h.model.rows()["state_history"], key=lambda r: r[4])
+    history = sorted(h.model.rows()[STATE_HISTORY.name], key=lambda r: r[4])
     assert [(r[5], r[6], r[7]) for r in history] == [
         (0, 1, None),
         (2, 0, 0),
         (2, 1, 2),
         (0, 1, 2),
     ]
-    state = h.model.state.registers["states"][("web01", "HTTP")]
+    state = h.model.state.rows(STATES)[("web01", "HTTP")]
     assert state.last_hard_state == 0
     assert state.last_state_change == state.last_check

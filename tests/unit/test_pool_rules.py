@@ -18,6 +18,7 @@ from projections.assignment import assign
 from projections.pools import ALL_MANAGEMENT_SERVERS
 from projections.quorum import membership, pools_of, statuses
 from projections.state import Changes, ProjectionState
+from projections.tables import POOLS
 from schemas.pools import (
     PoolMemberRemoved,
     PoolMembershipModeChanged,
@@ -33,7 +34,7 @@ AUTO, MANUAL = MembershipMode.AUTOMATIC, MembershipMode.MANUAL
 
 
 def members_of(world: PoolWorld, pool: str) -> dict[str, str]:
-    return membership(world.state, world.state.get("pools", (pool,)))
+    return membership(world.state, world.state.rows(POOLS)[(pool,)])
 
 
 def test_automatic_pool_holds_every_management_server_and_no_gateway() -> None:

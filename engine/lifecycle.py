@@ -1,0 +1,37 @@
+"""The lifecycle of a component that is started and stopped (site log writers and readers).
+
+``NEW`` -> ``STARTED`` -> ``STOPPED``. Starting twice, using a component before its
+start or after its stop is a bug in the caller and raises :class:`LifecycleError` naming
+the component. Stopping twice is allowed and does nothing: cleanup paths (``finally``,
+``__aexit__``) may stop what an error path already stopped. A failed start leaves the
+component ``NEW``, so it may be started again (a node's writer retries a broker that was
+away at start). A stopped component is not restarted: make a new one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from engine.errors import LifecycleError
+
+__all__ = ["Lifecycle"]
+
+
+class Lifecycle(StrEnum):
+    NEW = "new"
+    STARTED = "started"
+    STOPPED = "stopped"
+
+    def check_start(self, what: str) -> None:
+        """Raise unless a component in this state may be started."""
+        if self is Lifecycle.STARTED:
+            raise LifecycleError(f"{what} is already started")
+        if self is Lifecycle.STOPPED:
+            raise LifecycleError(f"{what} was stopped; make a new one")
+
+    def check_use(self, what: str) -> None:
+        """Raise unless a component in this state may be used."""
+        if self is Lifecycle.NEW:
+            raise LifecycleError(f"{what} is not started")
+        if self is Lifecycle.STOPPED:
+            raise LifecycleError(f"{what} was stopped")
