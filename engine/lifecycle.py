@@ -1,4 +1,5 @@
-"""The lifecycle of a component that is started and stopped (site log writers and readers).
+"""The lifecycle of a component that is started and stopped (site log writers and readers),
+and ``Service``, the ``async with`` of every such component.
 
 ``NEW`` -> ``STARTED`` -> ``STOPPED``. Starting twice, using a component before its
 start or after its stop is a bug in the caller and raises :class:`LifecycleError` naming
@@ -11,10 +12,11 @@ away at start). A stopped component is not restarted: make a new one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 from engine.errors import LifecycleError
 
-__all__ = ["Lifecycle"]
+__all__ = ["Lifecycle", "Service"]
 
 
 class Lifecycle(StrEnum):
@@ -35,3 +37,21 @@ class Lifecycle(StrEnum):
             raise LifecycleError(f"{what} is not started")
         if self is Lifecycle.STOPPED:
             raise LifecycleError(f"{what} was stopped")
+
+
+class Service:
+    """A component that is started and stopped: ``async with`` starts it, and stops it on
+    the way out, also when the body raised."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> object:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()

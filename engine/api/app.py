@@ -11,8 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import HttpVersion11, web
 from psycopg_pool import AsyncConnectionPool
@@ -24,6 +23,7 @@ from engine.api.errors import ApiError, translate
 from engine.api.metrics import ApiMetrics
 from engine.api.openapi import document
 from engine.api.stream_wakeup import Subscribers
+from engine.lifecycle import Service
 from engine.node.node import Node
 from engine.node.tokens import TokenBook
 from schemas.errors import SitelogError
@@ -271,7 +271,7 @@ class _Runner(web.AppRunner):
         return server
 
 
-class ApiServer:
+class ApiServer(Service):
     """Serves a node's API on ``listen`` (``HOST:PORT``; port 0 picks a free one)."""
 
     def __init__(
@@ -304,15 +304,3 @@ class ApiServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -23,25 +23,20 @@ import signal
 import sys
 from typing import Any
 
-from engine.commands.producer_options import (
-    add_producer_arguments,
-    exit_status,
-    producer_from_args,
-    report_end,
-)
+from engine.commands.producer_options import add_producing_command, finish, producer_from_args
 from engine.poller.ingest import IngestState, ingest
 from engine.poller.line_source import LineSource
 from engine.poller.producer import Producer
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_producing_command(
+        commands,
         "ingest",
         help="ingest Nagios external commands and perfdata files into a site log",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        origin="poller",
     )
-    add_producer_arguments(parser, origin="poller")
     parser.add_argument(
         "--follow",
         action="store_true",
@@ -77,6 +72,5 @@ async def _ingest(args: argparse.Namespace, producer: Producer, state: IngestSta
         source.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        left = await producer.stop(drain_timeout=args.drain_timeout)
-    print(f"{report_end(producer, left)}; rejected {state.rejected} lines", file=sys.stderr)
-    return exit_status(state.rejected, left)
+        status = await finish(producer, args, state.rejected)
+    return status

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from engine.commands.options import env_option
 from engine.commands.pool import ROLES
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
@@ -37,35 +37,34 @@ def register(commands: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    env = os.environ.get
-    parser.add_argument(
-        "--server", default=env("SITELOG_SERVER"), help="this server's name (env SITELOG_SERVER)"
+    env_option(parser, "--server", "SITELOG_SERVER", "this server's name")
+    env_option(
+        parser, "--bootstrap", "SITELOG_BOOTSTRAP", "Kafka bootstrap servers of central's log"
     )
-    parser.add_argument(
-        "--bootstrap",
-        default=env("SITELOG_BOOTSTRAP"),
-        help="Kafka bootstrap servers of central's log (env SITELOG_BOOTSTRAP)",
-    )
-    parser.add_argument(
+    env_option(
+        parser,
         "--role",
+        "SITELOG_ROLE",
+        "register the server with this role on start",
         choices=sorted(ROLES),
-        default=env("SITELOG_ROLE"),
-        help="register the server with this role on start (env SITELOG_ROLE)",
     )
     parser.add_argument("--site", default="", help="the site the server is in (with --role)")
-    parser.add_argument(
+    seconds: dict[str, Any] = {"type": float, "metavar": "SECONDS"}
+    env_option(
+        parser,
         "--lease-period",
-        type=float,
-        default=float(env("SITELOG_LEASE_PERIOD", "130")),
-        metavar="SECONDS",
-        help="seconds between lease renewals (default 130, SCOM's; env SITELOG_LEASE_PERIOD)",
+        "SITELOG_LEASE_PERIOD",
+        "seconds between lease renewals (default 130, SCOM's)",
+        "130",
+        **seconds,
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--network-latency",
-        type=float,
-        default=float(env("SITELOG_NETWORK_LATENCY", "30")),
-        metavar="SECONDS",
-        help="allowance for network latency (default 30; env SITELOG_NETWORK_LATENCY)",
+        "SITELOG_NETWORK_LATENCY",
+        "allowance for network latency (default 30)",
+        "30",
+        **seconds,
     )
     parser.add_argument(
         "--trust-store",

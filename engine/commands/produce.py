@@ -17,25 +17,20 @@ import asyncio
 import sys
 from typing import Any
 
-from engine.commands.producer_options import (
-    add_producer_arguments,
-    exit_status,
-    producer_from_args,
-    report_end,
-)
+from engine.commands.producer_options import add_producing_command, finish, producer_from_args
 from engine.poller.json_lines import produce_lines
 from engine.poller.line_source import LineSource
 from engine.poller.producer import Producer
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_producing_command(
+        commands,
         "produce",
         help="append events from JSON lines to a site log",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        origin="sitelog-produce",
     )
-    add_producer_arguments(parser, origin="sitelog-produce")
     parser.add_argument("file", nargs="?", default="-", help="JSON lines file (default: stdin)")
     parser.set_defaults(run=run)
 
@@ -48,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
 async def _produce(args: argparse.Namespace, producer: Producer, source: LineSource) -> int:
     await producer.start()
+    rejected = 0
     try:
         rejected = await produce_lines(producer, source, origin=args.origin, errors=sys.stderr)
     finally:
-        left = await producer.stop(drain_timeout=args.drain_timeout)
-    print(f"{report_end(producer, left)}; rejected {rejected} lines", file=sys.stderr)
-    return exit_status(rejected, left)
+        status = await finish(producer, args, rejected)
+    return status

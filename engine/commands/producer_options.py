@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
+from typing import Any
 
+from engine.commands.options import env_option
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.poller.metrics import serve_metrics
@@ -35,47 +38,72 @@ def default_spool(site: str, command: str) -> Path:
     return Path(state) / "sitelog" / "spool" / f"{command}-{site}"
 
 
+def add_producing_command(
+    commands: Any, name: str, *, help: str, description: str | None, origin: str
+) -> argparse.ArgumentParser:
+    """The sub-command ``name`` with every producer option (site, brokers, spool, ...)."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_producer_arguments(parser, origin=origin)
+    return parser
+
+
+async def finish(producer: Producer, args: argparse.Namespace, rejected: int) -> int:
+    """Drain the spool (bounded), print the closing line, and return the exit status."""
+    left = await producer.stop(drain_timeout=args.drain_timeout)
+    print(f"{report_end(producer, left)}; rejected {rejected} lines", file=sys.stderr)
+    return exit_status(rejected, left)
+
+
 def add_producer_arguments(parser: argparse.ArgumentParser, *, origin: str) -> None:
-    env = os.environ.get
     parser.add_argument("--site", required=True, help="site whose log receives the events")
-    parser.add_argument(
-        "--bootstrap",
-        default=env("SITELOG_BOOTSTRAP"),
-        help="Kafka bootstrap servers of the site (env SITELOG_BOOTSTRAP)",
-    )
-    parser.add_argument(
+    env_option(parser, "--bootstrap", "SITELOG_BOOTSTRAP", "Kafka bootstrap servers of the site")
+    env_option(
+        parser,
         "--origin",
-        default=env("SITELOG_ORIGIN", origin),
-        help=f"who writes the events: the poller's name (env SITELOG_ORIGIN, default {origin})",
+        "SITELOG_ORIGIN",
+        f"who writes the events: the poller's name (default {origin})",
+        origin,
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--spool",
+        "SITELOG_SPOOL",
+        "durable spool directory (default ~/.local/state/sitelog/spool/COMMAND-SITE); "
+        "what it holds is sent first on restart",
         type=Path,
-        default=env("SITELOG_SPOOL"),
         metavar="DIR",
-        help="durable spool directory (env SITELOG_SPOOL; default "
-        "~/.local/state/sitelog/spool/COMMAND-SITE); what it holds is sent first on restart",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--spool-max-bytes",
+        "SITELOG_SPOOL_MAX_BYTES",
+        "disk bound of the spool (default 1GiB)",
+        "1GiB",
         type=parse_size,
-        default=parse_size(env("SITELOG_SPOOL_MAX_BYTES", "1GiB")),
         metavar="SIZE",
-        help="disk bound of the spool (env SITELOG_SPOOL_MAX_BYTES, default 1GiB)",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--when-full",
+        "SITELOG_SPOOL_WHEN_FULL",
+        "at the bound: hold the input (block, default) or drop the oldest spooled results",
+        "block",
         choices=WHEN_FULL,
-        default=env("SITELOG_SPOOL_WHEN_FULL", "block"),
-        help="at the bound: hold the input (block, default) or drop the oldest spooled results",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--drain-timeout",
-        type=float,
-        default=float(env("SITELOG_DRAIN_TIMEOUT", "60")),
-        metavar="SECONDS",
-        help="at the end of the input, wait this long for the brokers to take the spool "
+        "SITELOG_DRAIN_TIMEOUT",
+        "at the end of the input, wait this long for the brokers to take the spool "
         "(what is left stays spooled for the next run)",
+        "60",
+        type=float,
+        metavar="SECONDS",
     )
     parser.add_argument(
         "--connect-timeout",
@@ -84,11 +112,12 @@ def add_producer_arguments(parser: argparse.ArgumentParser, *, origin: str) -> N
         metavar="SECONDS",
         help="one attempt to reach the brokers gives up after this long (then retries)",
     )
-    parser.add_argument(
+    env_option(
+        parser,
         "--metrics-listen",
-        default=env("SITELOG_METRICS_LISTEN"),
+        "SITELOG_METRICS_LISTEN",
+        "serve Prometheus metrics at http://HOST:PORT/metrics",
         metavar="HOST:PORT",
-        help="serve Prometheus metrics at http://HOST:PORT/metrics (env SITELOG_METRICS_LISTEN)",
     )
 
 

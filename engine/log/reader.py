@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
-from typing import Self
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
-from engine.lifecycle import Lifecycle
+from engine.lifecycle import Lifecycle, Service
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import (
     DEFAULT_PARTITIONS,
@@ -93,7 +91,7 @@ async def read_log_offsets(
         await probe.stop()
 
 
-class SiteLogReader:
+class SiteLogReader(Service):
     """Replays one site's log from given offsets, in batches per partition."""
 
     def __init__(
@@ -279,18 +277,6 @@ class SiteLogReader:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             await consumer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 def _cut(batch: ReadBatch, end: int) -> ReadBatch | None:

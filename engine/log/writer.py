@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from engine.errors import LogError
-from engine.lifecycle import Lifecycle
+from engine.lifecycle import Lifecycle, Service
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import DEFAULT_PARTITIONS, Appended, topic_for
 from schemas.codec import Codec
@@ -51,7 +50,7 @@ async def close_quietly(
         log.log(level, "%s: %s", what, exc)
 
 
-class SiteLogWriter:
+class SiteLogWriter(Service):
     """Appends events to one site's log."""
 
     def __init__(
@@ -101,6 +100,7 @@ class SiteLogWriter:
         """Start if not started: a node's writer may find its site's brokers away at start."""
         if self.lifecycle is Lifecycle.NEW:
             await self.start()
+        self.lifecycle.check_use(f"the writer of {self.topic}")
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -153,15 +153,3 @@ class SiteLogWriter:
     async def append_many(self, events: Iterable[Event]) -> list[Appended]:
         """Append events in order (batched), and wait until all are acknowledged."""
         return await self.acknowledged([await self.send(event) for event in events])
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

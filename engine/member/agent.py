@@ -20,8 +20,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
+from engine.lifecycle import Service
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
 from engine.log.records import ReadBatch
@@ -57,7 +58,7 @@ class MemberSettings:
     trust_anchors: tuple[str, ...] | None = None
 
 
-class PoolMember:
+class PoolMember(Service):
     def __init__(
         self,
         settings: MemberSettings,
@@ -119,13 +120,6 @@ class PoolMember:
         finally:
             await self._reader.stop()
             await self._writer.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     def _apply(self, batches: list[ReadBatch]) -> None:
         changes = Changes()

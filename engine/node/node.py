@@ -10,10 +10,9 @@ HTTP API sits on top of :class:`Node`.
 from __future__ import annotations
 
 import logging
-from types import TracebackType
-from typing import Self
 
 from engine.errors import BrokerUnavailableError
+from engine.lifecycle import Service
 from engine.log.writer import SiteLogWriter
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.default_pools import DefaultPools
@@ -26,7 +25,7 @@ from schemas.event import Event
 log = logging.getLogger(__name__)
 
 
-class Node:
+class Node(Service):
     def __init__(self, config: NodeConfig, *, max_batch_events: int = 20_000) -> None:
         self.config = config
         self.metrics = NodeMetrics()
@@ -84,15 +83,3 @@ class Node:
         except BrokerUnavailableError as exc:
             log.warning("%s", exc)
         await self.projector.stop()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

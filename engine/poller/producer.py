@@ -25,13 +25,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from engine.errors import ConfigError, LogError
+from engine.lifecycle import Service
 from engine.log.kafka import KafkaSettings, bounded, ensure_topic
 from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.log.writer import close_quietly, producer_options
@@ -77,7 +77,7 @@ class ProducerStats:
     failed_rounds: int = 0
 
 
-class Producer:
+class Producer(Service):
     """Accepts events into a spool and delivers them, in order, to one site's log."""
 
     def __init__(
@@ -162,18 +162,6 @@ class Producer:
         await self._disconnect()
         self._spool.close()
         return self._spool.pending
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- accepting ----------------------------------------------------------------------
 

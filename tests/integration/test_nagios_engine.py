@@ -23,6 +23,7 @@ def nagios_installed() -> None:
     if nagios_binary() is None:
         unavailable("Nagios 4", "nagios4 is not installed (tests/support/install_debian.sh)")
 
+
 WEB_UP = Check(
     "web1",
     None,

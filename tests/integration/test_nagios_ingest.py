@@ -33,6 +33,7 @@ def nagios_installed() -> None:
     if nagios_binary() is None:
         unavailable("Nagios 4", "nagios4 is not installed (tests/support/install_debian.sh)")
 
+
 CHECKS = [
     Check(
         "web1",
