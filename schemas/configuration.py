@@ -119,3 +119,16 @@ class ServiceRemoved(HostScoped):
 
     host_name: str
     service_description: str
+
+
+#: This module's payload classes, in the order of the envelope's Avro union.
+PAYLOADS: tuple[type[Payload], ...] = (
+    SiteDefined,
+    SiteRemoved,
+    PollerDefined,
+    PollerRemoved,
+    HostDefined,
+    HostRemoved,
+    ServiceDefined,
+    ServiceRemoved,
+)

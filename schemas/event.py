@@ -4,79 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.configuration import (
-    HostDefined,
-    HostRemoved,
-    PollerDefined,
-    PollerRemoved,
-    ServiceDefined,
-    ServiceRemoved,
-    SiteDefined,
-    SiteRemoved,
-)
+from schemas import configuration, monitoring, operations, pools
 from schemas.hlc import HybridLogicalClock
-from schemas.monitoring import HostCheckResult, ServiceCheckResult
-from schemas.operations import (
-    AcknowledgementRemoved,
-    AcknowledgementSet,
-    CheckRescheduled,
-    CommentAdded,
-    CommentDeleted,
-    DowntimeCancelled,
-    DowntimeScheduled,
-)
 from schemas.payload import Payload
-from schemas.pools import (
-    DefaultObserverDisabled,
-    DefaultObserverEnabled,
-    Lease,
-    MemberStopped,
-    PoolDefined,
-    PoolMemberAdded,
-    PoolMemberRemoved,
-    PoolMembershipModeChanged,
-    PoolObserverAdded,
-    PoolObserverRemoved,
-    PoolTargetAssigned,
-    PoolTargetRemoved,
-    ServerRegistered,
-    TrustAnchorsReported,
-)
 from schemas.types import check_site_name, event_id_str, new_event_id, now_us
 
 #: Every payload class, in the order of the envelope's Avro union.
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
-    HostCheckResult,
-    ServiceCheckResult,
-    AcknowledgementSet,
-    AcknowledgementRemoved,
-    DowntimeScheduled,
-    DowntimeCancelled,
-    CommentAdded,
-    CommentDeleted,
-    CheckRescheduled,
-    SiteDefined,
-    SiteRemoved,
-    PollerDefined,
-    PollerRemoved,
-    HostDefined,
-    HostRemoved,
-    ServiceDefined,
-    ServiceRemoved,
-    ServerRegistered,
-    PoolDefined,
-    PoolMembershipModeChanged,
-    PoolMemberAdded,
-    PoolMemberRemoved,
-    PoolObserverAdded,
-    PoolObserverRemoved,
-    DefaultObserverEnabled,
-    DefaultObserverDisabled,
-    Lease,
-    MemberStopped,
-    PoolTargetAssigned,
-    PoolTargetRemoved,
-    TrustAnchorsReported,
+    *monitoring.PAYLOADS,
+    *operations.PAYLOADS,
+    *configuration.PAYLOADS,
+    *pools.PAYLOADS,
 )
 
 #: Payload classes by their short name (``"ServiceCheckResult"``), as used in JSON forms.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.payload import HostScoped
+from schemas.payload import HostScoped, Payload
 from schemas.types import HostState, ServiceState, StateType
 
 
@@ -51,3 +51,10 @@ class ServiceCheckResult(HostScoped):
     execution_time: float = 0.0
     latency: float = 0.0
     poller: str = ""
+
+
+#: This module's payload classes, in the order of the envelope's Avro union.
+PAYLOADS: tuple[type[Payload], ...] = (
+    HostCheckResult,
+    ServiceCheckResult,
+)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.payload import HostScoped
+from schemas.payload import HostScoped, Payload
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,3 +94,15 @@ class CheckRescheduled(HostScoped):
     next_check: int
     forced: bool = False
     author: str = ""
+
+
+#: This module's payload classes, in the order of the envelope's Avro union.
+PAYLOADS: tuple[type[Payload], ...] = (
+    AcknowledgementSet,
+    AcknowledgementRemoved,
+    DowntimeScheduled,
+    DowntimeCancelled,
+    CommentAdded,
+    CommentDeleted,
+    CheckRescheduled,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.payload import PoolScoped, ServerScoped
+from schemas.payload import Payload, PoolScoped, ServerScoped
 from schemas.types import MembershipMode, ServerRole, TargetKind
 
 
@@ -134,3 +134,22 @@ class TrustAnchorsReported(ServerScoped):
 
     server_name: str
     fingerprints: tuple[str, ...] = ()
+
+
+#: This module's payload classes, in the order of the envelope's Avro union.
+PAYLOADS: tuple[type[Payload], ...] = (
+    ServerRegistered,
+    PoolDefined,
+    PoolMembershipModeChanged,
+    PoolMemberAdded,
+    PoolMemberRemoved,
+    PoolObserverAdded,
+    PoolObserverRemoved,
+    DefaultObserverEnabled,
+    DefaultObserverDisabled,
+    Lease,
+    MemberStopped,
+    PoolTargetAssigned,
+    PoolTargetRemoved,
+    TrustAnchorsReported,
+)
