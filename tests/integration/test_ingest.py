@@ -93,6 +93,25 @@ def test_a_restarted_ingest_resumes_after_what_it_already_sent(
     assert _outputs(read_log(kafka, site, 8)) == [f"check {i}" for i in range(8)]
 
 
+def test_an_unreadable_state_file_is_one_line_and_nothing_is_sent(
+    kafka: KafkaSettings, site: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "s"
+    spool.mkdir()
+    (spool / "ingest-state.json").write_text("{not json")
+    path = tmp_path / "ocsp.cmd"
+    path.write_text(result(0))
+    args = ("--site", site, "--bootstrap", kafka.bootstrap_servers, "--spool", str(spool))
+    done = sitelog("ingest", *args, str(path))
+    assert done.returncode == 2, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("sitelog: error:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(
+        f"sitelog: error: ingest state {spool / 'ingest-state.json'} is unreadable: "
+    )
+    assert "accepted 0 events" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_follow_keeps_reading_across_rotation_and_truncation(
     kafka: KafkaSettings, site: str, tmp_path: Path
 ) -> None:

@@ -13,13 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.api.app import ROUTES
-
-ROOT = Path(__file__).resolve().parents[2]
-PAGES = sorted((ROOT / "docs").glob("*.md"))
-DOCUMENTS = [ROOT / "README.md", *PAGES]
-_PATH = re.compile(r"`((?:engine|projections|schemas|tests|benchmarks|docker|docs)/[\w./-]*)`")
-_MODULE = re.compile(r"`((?:engine|projections|schemas)(?:\.\w+)+)(?:\.\w+\(\))?[`(:]")
-_ROUTE = re.compile(r"(?<![\w/])(/api/v1/[\w{}<>/.-]*|/healthz|/metrics)")
+from tests.support.docs import DOCUMENTS, MODULE, PAGES, PATH, ROOT, named_routes
 
 
 def _text(path: Path) -> str:
@@ -31,13 +25,13 @@ def test_each_page_starts_with_where_its_code_lives(page: Path) -> None:
     lines = [line for line in _text(page).splitlines() if line.strip()]
     assert lines[0].startswith("# "), "a page starts with its title"
     assert lines[1].startswith("Code: "), f"{page.name}: the line after the title says 'Code: ...'"
-    named = _PATH.findall(lines[1])
+    named = PATH.findall(lines[1])
     assert named, f"{page.name}: the Code line names at least one path"
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_every_named_file_exists(document: Path) -> None:
-    missing = [p for p in _PATH.findall(_text(document)) if not (ROOT / p.rstrip(".")).exists()]
+    missing = [p for p in PATH.findall(_text(document)) if not (ROOT / p.rstrip(".")).exists()]
     assert not missing, f"{document.name} names files that do not exist: {missing}"
 
 
@@ -64,7 +58,7 @@ def _resolves(dotted: str) -> bool:
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
 def test_every_named_module_exists(document: Path) -> None:
-    missing = [m for m in _MODULE.findall(_text(document)) if not _resolves(m)]
+    missing = [m for m in MODULE.findall(_text(document)) if not _resolves(m)]
     assert not missing, f"{document.name} names modules that do not exist: {missing}"
 
 
@@ -73,16 +67,6 @@ def _route_pattern(path: str) -> re.Pattern[str]:
 
 
 SERVED = [_route_pattern(path) for _, path, _, _ in ROUTES] + [_route_pattern("/metrics")]
-
-
-def named_routes(text: str) -> list[str]:
-    routes = []
-    for route in _ROUTE.findall(text):
-        route = route.rstrip(".,)/").split("?")[0]
-        if route.endswith("/api/v1") or route == "/api/v1/":
-            continue
-        routes.append(route)
-    return routes
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
@@ -123,7 +107,7 @@ def test_design_choices_list_who_imports_each_library(library: str) -> None:
         if not line.startswith(indent):
             break
         item.append(line)
-    listed = set(_PATH.findall(" ".join(item)))
+    listed = set(PATH.findall(" ".join(item)))
     assert listed == _importers(library), (
         f"listed but not importing: {sorted(listed - _importers(library))}; "
         f"importing but not listed: {sorted(_importers(library) - listed)}"
