@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 from projections.operations import audit
 from projections.rows import HostConfigRow, PollerRow, ServiceConfigRow, SiteRow
 from projections.state import Changes, ProjectionState
-from projections.tables import CONFIG_HOSTS, CONFIG_POLLERS, CONFIG_SERVICES, CONFIG_SITES, Table
+from projections.table import Table
+from projections.tables import CONFIG_HOSTS, CONFIG_POLLERS, CONFIG_SERVICES, CONFIG_SITES
 from projections.version import version_key
 from schemas.configuration import (
     HostDefined,

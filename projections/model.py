@@ -21,7 +21,8 @@ from projections.digest import digest
 from projections.rollups import rollup_rows
 from projections.sink import Offsets, RowsByTable
 from projections.state import APPEND_TABLES, REGISTER_TABLES, Changes, Key, ProjectionState
-from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES, R, Table
+from projections.table import R, Table
+from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES
 from schemas.event import Event
 
 

@@ -19,7 +19,8 @@ import orjson
 
 from projections.rows import AcknowledgementRow, AuditRow, CommentRow, DowntimeRow
 from projections.state import Changes, ProjectionState
-from projections.tables import ACKNOWLEDGEMENTS, AUDIT_LOG, COMMENTS, DOWNTIMES, Table
+from projections.table import Table
+from projections.tables import ACKNOWLEDGEMENTS, AUDIT_LOG, COMMENTS, DOWNTIMES
 from projections.version import version_key
 from schemas.event import Event
 from schemas.json_form import payload_to_json

@@ -33,6 +33,7 @@ from projections.rollups import BUCKET
 from projections.rows import DeadLetterRow
 from projections.sink import Offsets, RowsByTable
 from projections.state import Changes
+from projections.table import Table
 from projections.tables import (
     DEAD_LETTERS,
     OFFSETS,
@@ -40,7 +41,6 @@ from projections.tables import (
     PERFDATA_ROLLUPS,
     STATES,
     TABLES,
-    Table,
 )
 
 _COPY_TYPES = {

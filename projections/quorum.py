@@ -29,14 +29,8 @@ from projections.assignment import assign
 from projections.pools import DEFAULT_OBSERVER, MEMBER, OBSERVER
 from projections.rows import PoolLeaseRow, PoolRow
 from projections.state import ProjectionState
-from projections.tables import (
-    POOL_LEASES,
-    POOL_MEMBERSHIPS,
-    POOL_SERVERS,
-    POOL_TARGETS,
-    POOLS,
-    Table,
-)
+from projections.table import Table
+from projections.tables import POOL_LEASES, POOL_MEMBERSHIPS, POOL_SERVERS, POOL_TARGETS, POOLS
 from schemas.types import MembershipMode, ServerRole
 
 POOL_TABLES: tuple[Table[Any], ...] = (

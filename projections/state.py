@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from projections.tables import TABLES, TABLES_BY_NAME, R, Table
+from projections.table import R, Table
+from projections.tables import TABLES, TABLES_BY_NAME
 
 Key = tuple[Any, ...]
 Row = tuple[Any, ...]

@@ -23,7 +23,8 @@ import orjson
 
 from engine.api import views
 from projections.state import Changes
-from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES, STATES, Table
+from projections.table import Table
+from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES, STATES
 
 #: Which register tables are streamed, and the name of their change type.
 KINDS: dict[Table[Any], str] = {

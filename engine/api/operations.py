@@ -15,7 +15,8 @@ from aiohttp import web
 from engine.api import params, queries, views
 from engine.api.context import allowed_sites, context, json
 from projections.rows import AcknowledgementRow, CommentRow, DowntimeRow
-from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES, Table
+from projections.table import Table
+from projections.tables import ACKNOWLEDGEMENTS, COMMENTS, DOWNTIMES
 
 _NAME_KEY = ("host_name", "service_description")
 

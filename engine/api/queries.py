@@ -17,7 +17,8 @@ from psycopg import sql
 
 from engine.api.params import encode_cursor
 from projections import postgres_asof
-from projections.tables import STATES, Table
+from projections.table import Table
+from projections.tables import STATES
 
 
 @dataclass

@@ -25,6 +25,7 @@ from projections.rows import (
     ServiceConfigRow,
     StateRow,
 )
+from projections.table import Table
 from projections.tables import (
     ACKNOWLEDGEMENTS,
     COMMENTS,
@@ -32,7 +33,6 @@ from projections.tables import (
     CONFIG_SERVICES,
     DOWNTIMES,
     STATE_HISTORY,
-    Table,
 )
 
 _NAME_KEY = ("host_name", "service_description")

@@ -36,7 +36,8 @@ from projections.rollups import rollup_rows
 from projections.rows import OffsetRow, PointRow
 from projections.sink import Offsets, RowsByTable, Sink
 from projections.state import APPEND_TABLES, REGISTER_TABLES, Changes, ProjectionState
-from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES, Table
+from projections.table import Table
+from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES
 from tests.support.pool_world import pool_histories
 from tests.support.scenarios import SITES, LogBatch, read_in_batches, scenarios
 

@@ -123,6 +123,11 @@ def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -
                     )
                     assert await central.wait_for("paris", cancel.partition, cancel.offset, 30)
                     assert await central.wait_for("central", acked.partition, acked.offset, 30)
+                    # The downtime and its cancellation may sit in different partitions of
+                    # central's log: wait for both, or the digests compare a race.
+                    assert await central.wait_for(
+                        "central", scheduled.partition, scheduled.offset, 30
+                    )
                     assert await remote.wait_for("paris", cancel.partition, cancel.offset, 30)
                     cancelled = central.state.rows(DOWNTIMES)[(downtime_id,)]
                     assert cancelled.cancelled_version is not None

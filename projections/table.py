@@ -1,0 +1,76 @@
+"""How a projection table is declared: its columns, and ``Table``, generic in its row type.
+
+A table is generic in its row type: ``STATES`` is a ``Table[StateRow]``, so code that
+reads a register through it (``state.get(STATES, key)``) gets a ``StateRow | None``,
+and code that writes one gets a type error for a row of another table. The table
+objects themselves, not their names, are what the fold and the sinks pass around;
+``name`` is for SQL identifiers and for rows read back by table name. The tables
+themselves are declared in ``projections.tables``.
+
+Kinds:
+- ``register``: one row per key, rewritten with its latest value (the fold owns it
+  and keeps it in memory; the sink upserts the batch's final rows).
+- ``append``: rows only ever added, deduplicated by primary key (an event written
+  twice by a producer retry inserts nothing the second time).
+- ``derived``: recomputed by the sink from other tables (perfdata rollups).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+__all__ = ["Column", "Kind", "R", "Table", "columns"]
+
+Kind = Literal["register", "append", "derived"]
+
+#: A table's row type: one of the NamedTuples of ``projections.rows``.
+R = TypeVar("R", bound=tuple[Any, ...])
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    nullable: bool = False
+
+
+# eq=False: each table is declared once, so identity is equality, and hashing a table
+# (the key of every register and append lookup in the fold's hot path) costs nothing.
+@dataclass(frozen=True, eq=False)
+class Table(Generic[R]):
+    name: str
+    #: The NamedTuple of its rows, fields in column order (checked by tests/unit/test_tables.py).
+    row: type[R]
+    kind: Kind
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    #: Extra indexes, each a tuple of column names.
+    indexes: tuple[tuple[str, ...], ...] = ()
+    #: Part of the state digest (node-local bookkeeping is not).
+    digested: bool = True
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def key_of(self, row: tuple[object, ...]) -> tuple[object, ...]:
+        return tuple(row[self.column_names.index(k)] for k in self.primary_key)
+
+    def make(self, values: Iterable[Any]) -> R:
+        """A typed row from values in column order (a row read back from PostgreSQL)."""
+        return self.row(*values)
+
+    def __repr__(self) -> str:
+        return f"Table({self.name!r})"
+
+
+def columns(spec: str) -> tuple[Column, ...]:
+    """Columns from ``name type[?]`` lines (``?`` marks a nullable column)."""
+    columns = []
+    for line in spec.strip().splitlines():
+        name, sql_type = line.split(maxsplit=1)
+        nullable = sql_type.endswith("?")
+        columns.append(Column(name, sql_type.rstrip("?"), nullable))
+    return tuple(columns)
