@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.commands.options import add_command
 from engine.node import config as node_config
 from engine.recovery.dead_letters import list_dead_letters, retry
 
@@ -19,11 +20,11 @@ EXIT_LEFT = 1
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "dead-letters",
-        help="list a node's dead letters, or re-process them after an upgrade",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list a node's dead letters, or re-process them after an upgrade",
+        __doc__,
     )
     parser.add_argument("--config", required=True, help="the node's TOML file")
     parser.add_argument(

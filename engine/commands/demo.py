@@ -7,16 +7,17 @@ import asyncio
 import signal
 from typing import Any
 
+from engine.commands.options import add_command
 from engine.dev import demo as demo_module
 from engine.dev.demo import Demo
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "demo",
-        help="run a central and two remote nodes with pollers, on this machine",
-        description=demo_module.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run a central and two remote nodes with pollers, on this machine",
+        demo_module.__doc__,
     )
     parser.add_argument("--hosts", type=int, default=150, help="hosts per remote site")
     parser.add_argument(

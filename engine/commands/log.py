@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.log.inspection import (
     EventFilter,
@@ -47,12 +48,7 @@ EXIT_UNDECODABLE = 1
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "log",
-        help="inspect or verify a site log",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "log", "inspect or verify a site log", __doc__)
     actions = parser.add_subparsers(dest="log_command", metavar="ACTION", required=True)
     inspect = actions.add_parser(
         "inspect",

@@ -18,18 +18,14 @@ from contextlib import suppress
 from typing import Any
 
 from engine.api import ApiServer
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.node import config as node_config
 from engine.node.node import Node
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "node",
-        help="run a central or remote node",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "node", "run a central or remote node", __doc__)
     parser.add_argument(
         "--config",
         default=os.environ.get("SITELOG_CONFIG"),

@@ -1,4 +1,5 @@
-"""Options shared by sub-commands: one whose default comes from an environment variable.
+"""What sub-commands share: their parser (help, and the module's docstring as its
+description), and an option whose default comes from an environment variable.
 
 The variable's text goes through the option's ``type`` like a typed-in value (argparse
 converts string defaults), so a bad ``SITELOG_LEASE_PERIOD=soon`` is one usage error
@@ -11,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-__all__ = ["env_option"]
+__all__ = ["add_command", "env_option"]
 
 
 def env_option(
@@ -26,3 +27,17 @@ def env_option(
     parser.add_argument(
         flag, default=os.environ.get(env, default), help=f"{help} (env {env})", **kwargs
     )
+
+
+def add_command(
+    commands: Any, name: str, help: str, description: str | None
+) -> argparse.ArgumentParser:
+    """The sub-command ``name``; ``description`` (the command module's docstring) is shown
+    as written by ``--help``."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser

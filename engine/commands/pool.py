@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from engine.commands.options import add_command
 from engine.errors import CommandError, ConfigError
 from schemas.types import ServerRole, TargetKind
 
@@ -49,11 +50,8 @@ _MEMBERSHIP = {
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "pool",
-        help="show and configure resource pools (through central's HTTP API)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "pool", "show and configure resource pools (through central's HTTP API)", __doc__
     )
     parser.add_argument("--url", default=os.environ.get("SITELOG_URL"), help="node API base URL")
     parser.add_argument("--token", default=os.environ.get("SITELOG_TOKEN"), help="bearer token")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from engine.commands.options import env_option
+from engine.commands.options import add_command, env_option
 from engine.commands.pool import ROLES
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
@@ -31,11 +31,11 @@ from schemas.types import ServerRole
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "pool-member",
-        help="run a pool member: leases, and the workflows this server should run",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run a pool member: leases, and the workflows this server should run",
+        __doc__,
     )
     env_option(parser, "--server", "SITELOG_SERVER", "this server's name")
     env_option(

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.commands.options import env_option
+from engine.commands.options import add_command, env_option
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.poller.metrics import serve_metrics
@@ -42,12 +42,7 @@ def add_producing_command(
     commands: Any, name: str, *, help: str, description: str | None, origin: str
 ) -> argparse.ArgumentParser:
     """The sub-command ``name`` with every producer option (site, brokers, spool, ...)."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name,
-        help=help,
-        description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, name, help, description)
     add_producer_arguments(parser, origin=origin)
     return parser
 

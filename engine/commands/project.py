@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.node.projector import Projector
@@ -22,11 +23,8 @@ from schemas.types import check_site_name
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "project",
-        help="follow site logs into a PostgreSQL projection",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "project", "follow site logs into a PostgreSQL projection", __doc__
     )
     parser.add_argument(
         "--dsn",

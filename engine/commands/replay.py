@@ -26,6 +26,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.node import config as node_config
 from engine.node.config import NodeConfig
@@ -50,11 +51,11 @@ _SHOWN = 50  # differing subjects printed at most
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "replay",
-        help="rebuild, verify or time-travel a node's projection from the logs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "rebuild, verify or time-travel a node's projection from the logs",
+        __doc__,
     )
     parser.add_argument("--config", required=True, help="the node's TOML file")
     parser.add_argument("--into", help="schema to rebuild into (default from the mode)")

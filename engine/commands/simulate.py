@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.log.writer import SiteLogWriter
@@ -31,11 +32,11 @@ TICK = 0.5  # seconds between batches
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "simulate",
-        help="simulate a poller: check results with perfdata into a site log",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "simulate a poller: check results with perfdata into a site log",
+        __doc__,
     )
     parser.add_argument(
         "--site",

@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.node.tokens import SCOPES, TokenConfigError, hash_secret, new_secret, parse_token
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "token",
-        help="make an API token and print its configuration",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_command(
+        commands, "token", "make an API token and print its configuration", __doc__
     )
     parser.add_argument("name", help="who holds it (the default author of their commands)")
     parser.add_argument(

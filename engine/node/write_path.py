@@ -31,16 +31,8 @@ from engine.node.operator_commands import OPERATOR_COMMANDS, OperatorCommand, Va
 from projections import fold, lookup
 from projections.quorum import pool_state
 from projections.state import Changes, ProjectionState
-from schemas.configuration import (
-    HostDefined,
-    HostRemoved,
-    PollerDefined,
-    PollerRemoved,
-    ServiceDefined,
-    ServiceRemoved,
-    SiteDefined,
-    SiteRemoved,
-)
+from schemas import configuration
+from schemas.configuration import HostRemoved, PollerRemoved, ServiceDefined, ServiceRemoved
 from schemas.errors import InvalidEventError, SitelogError
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -48,18 +40,8 @@ from schemas.payload import HostScoped, Payload
 
 Written = tuple[Event, Appended]
 
-#: Configuration payloads.
-CONFIGURATION = (
-    SiteDefined,
-    SiteRemoved,
-    PollerDefined,
-    PollerRemoved,
-    HostDefined,
-    HostRemoved,
-    ServiceDefined,
-    ServiceRemoved,
-    *pool_rules.POOL_CONFIGURATION,
-)
+#: Configuration payloads: sites, pollers, hosts and services, and pools.
+CONFIGURATION = (*configuration.PAYLOADS, *pool_rules.POOL_CONFIGURATION)
 
 
 @dataclass(frozen=True)
