@@ -264,14 +264,8 @@ class Projector:
                 self.metrics.fold_seconds.observe(folded - started)
                 try:
                     await self._write(changes)
-                except ProjectionReplacedError:
-                    log.warning("projection %s was replaced: loading it back", self.schema)
-                    await self._reload()
-                    continue
                 except SitelogError as exc:
-                    if not exc.retriable:
-                        raise
-                    await self._reconnect(exc)
+                    await self._recover(exc)
                     continue
                 self.metrics.write_seconds.observe(time.perf_counter() - folded)
                 self.metrics.batch_events.observe(
@@ -286,6 +280,20 @@ class Projector:
                 self.database.failed(str(exc))
             log.error("projection %s stopped: %s", self.schema, exc)
             self._progress.set()
+
+    async def _recover(self, fault: SitelogError) -> None:
+        """After a refused write: load a replaced projection back, or wait out a transient
+        database fault; raise what retrying cannot fix."""
+        if isinstance(fault, ProjectionReplacedError):
+            log.warning("projection %s was replaced: loading it back", self.schema)
+            try:
+                await self._reload()
+                return
+            except SitelogError as exc:
+                fault = exc  # the database went away while loading
+        if not fault.retriable:
+            raise fault
+        await self._reconnect(fault)
 
     async def _take(self) -> list[ReadBatch]:
         """The next batches to write together, up to ``max_batch_events`` events."""

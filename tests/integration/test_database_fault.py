@@ -28,10 +28,17 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
+from psycopg import sql
 
 from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.dev.process import free_port
+from engine.log.kafka import KafkaSettings
+from engine.log.writer import SiteLogWriter
+from engine.node.projector import Projector
+from engine.node.site_status import DatabaseState
 from engine.node.tokens import make_token
+from engine.poller import simulation
+from projections.errors import DatabaseError
 from schemas.types import event_id_str
 from tests.support.cli import running, sitelog
 
@@ -263,3 +270,39 @@ async def scenario(
             "healthz": {"status": healthz["status"], "causes": healthz["causes"]},
             "accepted": accepted,
         }
+
+
+def test_an_error_retrying_cannot_fix_stops_the_projector_and_says_so(
+    kafka: KafkaSettings, site: str, pg_dsn: str
+) -> None:
+    """A write PostgreSQL refuses for good (a column gone) is not retried forever: the
+    projector stops, its status says why, and the positions stay where they were."""
+    traffic = simulation.Traffic(sites=(site,), hosts_per_site=5, services_per_host=2)
+    events = list(simulation.events(400, traffic))
+    schema = f"refused_{site}"
+
+    async def scenario() -> tuple[Projector, int]:
+        async with SiteLogWriter(site, kafka) as writer:
+            await writer.append_many(events[:200])
+            projector = Projector(pg_dsn, {site: kafka}, schema=schema)
+            await projector.start()
+            try:
+                assert await projector.wait_caught_up(30)
+                held = sum(projector.status[site].committed.values())
+                with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {}.states DROP COLUMN poller").format(
+                            sql.Identifier(schema)
+                        )
+                    )
+                last = max(await writer.append_many(events[200:]), key=lambda a: a.offset)
+                with pytest.raises(DatabaseError, match=f"writing a batch to {schema}"):
+                    await projector.wait_for(site, last.partition, last.offset, 30)
+            finally:
+                await projector.stop()
+        return projector, held
+
+    projector, held = asyncio.run(scenario())
+    assert projector.database.state is DatabaseState.FAILED
+    assert projector.database.error is not None and "poller" in projector.database.error
+    assert sum(projector.status[site].committed.values()) == held  # nothing skipped
