@@ -78,6 +78,9 @@ class PoolMember(Service):
         self.failure: SitelogError | None = None
         #: Set when ``failure`` is: whoever runs the member stops it then.
         self.failed = asyncio.Event()
+        # Checked by every loop: a cancellation asyncio.wait_for swallowed (Python 3.11)
+        # must not keep a loop, and so stop(), going for ever.
+        self._stopping = False
 
     @property
     def tick(self) -> float:
@@ -105,6 +108,7 @@ class PoolMember(Service):
 
     async def stop(self, *, give_back: bool = True) -> None:
         """Stop; with ``give_back``, end the leases now so the targets move at once."""
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -181,7 +185,7 @@ class PoolMember(Service):
         await self._writer.append_many(events)
 
     async def _follow(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 self._apply(await self._reader.read(timeout=self.tick))
             except SitelogError as exc:
@@ -193,7 +197,7 @@ class PoolMember(Service):
             self._evaluate()
 
     async def _renew_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.settings.lease_request_period)
             try:
                 await self.renew()
@@ -215,7 +219,7 @@ class PoolMember(Service):
                 task.cancel()
 
     async def _evaluate_forever(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.tick)
             self._evaluate()
 

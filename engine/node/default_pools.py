@@ -49,11 +49,14 @@ class DefaultPools:
         self._period, self._latency = lease_request_period, network_latency
         self._clock = HybridLogicalClock()
         self._task: asyncio.Task[None] | None = None
+        # A cancellation asyncio.wait_for swallowed (Python 3.11) must not keep _run going.
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="default-pools")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -62,7 +65,7 @@ class DefaultPools:
 
     async def _run(self) -> None:
         initialised = False
-        while True:
+        while not self._stopping:
             try:
                 caught_up = functools.partial(self._projector.site_caught_up, CENTRAL)
                 if not initialised and await self._projector.wait_until(caught_up, 5.0):

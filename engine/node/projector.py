@@ -86,6 +86,11 @@ class Projector:
         self._listeners: list[Callable[[Changes], None]] = []
         self.metrics = metrics if metrics is not None else NodeMetrics()
         self.database = DatabaseStatus()
+        # Bumped whenever the site tasks are stopped, so a task whose cancellation was
+        # swallowed (asyncio.wait_for in Python 3.11 loses one that races a completion)
+        # still sees it is stopped and ends: stop() must never hang on gather.
+        self._sites_generation = 0
+        self._stopping = False
 
     @property
     def status(self) -> dict[str, SiteStatus]:
@@ -136,10 +141,13 @@ class Projector:
             lambda: (sink.load_registers(), sink.load_offsets(), sink.load_generation())
         )
         self._state = ProjectionState.from_rows(registers)
+        generation = self._sites_generation
         for site in self.sites:
             self._status[site].committed = dict(stored.get(site, {}))
-            self._site_tasks.append(asyncio.create_task(self._follow(site), name=f"follow {site}"))
-            self._site_tasks.append(asyncio.create_task(self._probe(site), name=f"probe {site}"))
+            self._site_tasks += [
+                asyncio.create_task(self._follow(site, generation), name=f"follow {site}"),
+                asyncio.create_task(self._probe(site, generation), name=f"probe {site}"),
+            ]
 
     async def _reload(self) -> None:
         """Start over from what PostgreSQL holds: registers, offsets, generation."""
@@ -186,12 +194,15 @@ class Projector:
             self._progress.set()
             return
 
-    async def _follow(self, site: str) -> None:
+    def _sites_stopped(self, generation: int) -> bool:
+        return generation != self._sites_generation
+
+    async def _follow(self, site: str, generation: int) -> None:
         """Read one site for as long as the projector runs, reconnecting when it goes away."""
         status = self._status[site]
         positions = dict(status.committed)
         delay = RETRY_FIRST
-        while True:
+        while not self._sites_stopped(generation):
             reader = SiteLogReader(site, self.sites[site])
             try:
                 await reader.start()
@@ -199,7 +210,7 @@ class Projector:
                 self._readers[site] = reader
                 status.partitions = tuple(reader.partitions)
                 status.state, status.error, delay = SiteState.RUNNING, None, RETRY_FIRST
-                while True:
+                while not self._sites_stopped(generation):
                     for batch in await reader.read(timeout=0.5):
                         await self._queue.put(batch)
                     positions = reader.positions
@@ -223,7 +234,7 @@ class Projector:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_CAP)
 
-    async def _probe(self, site: str) -> None:
+    async def _probe(self, site: str, generation: int) -> None:
         """Ask the site's brokers for their log ends now and then: connectivity and lag.
 
         aiokafka reconnects silently, so a reader of an unreachable site just reads
@@ -233,7 +244,7 @@ class Projector:
         settings = dataclasses.replace(
             self.sites[site], connect_timeout=min(PROBE_TIMEOUT, self.sites[site].connect_timeout)
         )
-        while True:
+        while not self._sites_stopped(generation):
             await asyncio.sleep(PROBE_INTERVAL)
             reader = self._readers.get(site)
             if reader is None or status.state is SiteState.FAILED:
@@ -256,7 +267,7 @@ class Projector:
 
     async def _apply(self) -> None:
         try:
-            while True:
+            while not self._stopping:
                 batches = await self._take()
                 started = time.perf_counter()
                 changes = self._fold(batches)
@@ -384,6 +395,7 @@ class Projector:
         return True
 
     async def _stop_sites(self) -> None:
+        self._sites_generation += 1
         for task in self._site_tasks:
             task.cancel()
         await asyncio.gather(*self._site_tasks, return_exceptions=True)
@@ -393,6 +405,7 @@ class Projector:
         self._readers.clear()
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

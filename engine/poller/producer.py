@@ -107,6 +107,7 @@ class Producer(Service):
         self._outage_since: float | None = None
         self.accepted = self.acknowledged = self.dropped = self.inherited = 0
         self.failed_rounds = 0
+        self._stopping = False
 
     @property
     def stats(self) -> ProducerStats:
@@ -133,6 +134,7 @@ class Producer(Service):
                 self._spool.pending,
             )
             self._has_pending.set()
+        self._stopping = False
         self._sender = asyncio.create_task(self._deliver_forever(), name=f"producer {self.topic}")
 
     async def drain(self, timeout: float) -> bool:
@@ -156,6 +158,7 @@ class Producer(Service):
             return self._spool.pending
         if drain_timeout > 0:
             await self.drain(drain_timeout)
+        self._stopping = True  # in case asyncio.wait_for swallows the cancellation (3.11)
         self._sender.cancel()
         await asyncio.gather(self._sender, return_exceptions=True)
         self._sender = None
@@ -225,7 +228,7 @@ class Producer(Service):
 
     async def _deliver_forever(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             if not self._spool.pending:
                 self._has_pending.clear()
                 await self._has_pending.wait()

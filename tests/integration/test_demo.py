@@ -3,6 +3,7 @@ and Ctrl-C (SIGINT) stopping every broker and database it started."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -46,6 +47,18 @@ def check_api(apis: dict[str, str], read: str, operate: str) -> None:
     assert call(command, read, {"host": host, "text": "hi"})[0] == 403
     status, accepted = call(command, operate, {"host": host, "text": "hi"})
     assert status == 202 and accepted["projected"] is True
+
+
+def kill_with_its_services(pid: int) -> None:
+    """A demo that did not stop: SIGKILL it and the brokers and PostgreSQL it started
+    (each in a session of its own), by their pids, so nothing outlives the test."""
+    children = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    os.killpg(pid, signal.SIGKILL)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(child), signal.SIGKILL)
 
 
 def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
@@ -101,7 +114,11 @@ def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
         check_api(apis, read[1], operate[1])
     finally:
         os.killpg(demo.pid, signal.SIGINT)
-        code = demo.wait(timeout=60)
+        try:
+            code = demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            kill_with_its_services(demo.pid)
+            raise
     print(f"demo ready in {ready_after:.1f}s")
     assert ready_after < 30
     assert code == 0
