@@ -26,7 +26,7 @@ from engine.api.stream_wakeup import Subscribers
 from engine.lifecycle import Service
 from engine.node.node import Node
 from engine.node.tokens import TokenBook
-from engine.web import add_static_routes
+from engine.web import add_console_routes, add_static_routes
 from schemas.errors import SitelogError
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,7 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
         app.router.add_route(method, path, handler, expect_handler=_expect)
     app.router.add_get("/metrics", metrics.serve, expect_handler=_expect)
     add_static_routes(app)
+    add_console_routes(app, node, app[TOKENS])
 
     async def open_pool(app: web.Application) -> None:
         node.projector.add_listener(feed.publish)

@@ -153,6 +153,10 @@ class Demo:
     def _describe_api(self) -> None:
         for api in self.apis:
             self.say(f"  api {api.node.config.name:<11} {api.url}/api/v1/")
+        for api in self.apis:
+            self.say(
+                f"  console {api.node.config.name:<7} {api.url}/  (sign in with a token below)"
+            )
         self.say(f"  read token      {self.read_secret}")
         self.say(f"  operate token   {self.operate_secret}")
         central = self.apis[0].url

@@ -99,6 +99,11 @@ class TokenBook:
 
     def __init__(self, tokens: Iterable[ApiToken]) -> None:
         self._by_hash = {t.sha256: t for t in tokens}
+        self._by_name = {t.name: t for t in self._by_hash.values()}
+
+    def named(self, name: str) -> ApiToken | None:
+        """The token called ``name`` (a console session names its token)."""
+        return self._by_name.get(name)
 
     def __len__(self) -> int:
         return len(self._by_hash)
