@@ -1,7 +1,7 @@
 # sitelog: two commands from a fresh clone on a machine with only Python.
 #   make test   venv, install, full test suite (embedded broker and PostgreSQL; installs
-#               Debian's nagios4-core and prometheus for the Nagios and promtool tests
-#               when apt-get is there)
+#               Debian's nagios4-core, prometheus and chromium for the Nagios, promtool
+#               and browser tests when apt-get is there)
 #   make demo   the whole deployment on this machine (Ctrl-C stops it)
 
 PYTHON ?= python3
@@ -21,6 +21,7 @@ install: $(STAMP)
 test: $(STAMP)
 	@sh tests/support/install_debian.sh nagios4-core /usr/sbin/nagios4 "the Nagios tests"
 	@sh tests/support/install_debian.sh prometheus /usr/bin/promtool "the promtool test"
+	@sh tests/support/install_debian.sh chromium /usr/bin/chromium "the browser tests"
 	$(PY) -m pytest
 
 demo: $(STAMP)

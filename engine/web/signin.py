@@ -121,7 +121,9 @@ async def signin(request: web.Request) -> web.Response:
         return console.page("signin.html", status=400, message=f"The form was refused: {exc}.")
     token = console.tokens.find(secret.strip())
     if token is None:
-        return console.page("signin.html", status=401, message="Unknown token.")
+        # 200, not 401: the form is simply shown again with why (a browser logs any 4xx
+        # answer to a page as an error).
+        return console.page("signin.html", message="Unknown token.")
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         COOKIE,

@@ -6,6 +6,8 @@
 #                                    the lightest package with the engine (it pulls nagios4-common,
 #                                    monitoring-plugins-basic and a mailer, no web server or CGI)
 #   prometheus   /usr/bin/promtool   the test that has `promtool check metrics` read a node's /metrics
+#   chromium     /usr/bin/chromium   the console's browser tests (Playwright drives it; it downloads
+#                                    no browser of its own)
 # A package's init script is never started: where no policy-rc.d forbids it already, a
 # temporary one does during the install.
 #
