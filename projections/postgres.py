@@ -28,7 +28,7 @@ from psycopg import sql
 from projections.digest import digest
 from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
-from projections.postgres_errors import place_of, translated
+from projections.postgres_errors import place_of, translated, translating
 from projections.rollups import BUCKET
 from projections.rows import DeadLetterRow
 from projections.sink import Offsets, RowsByTable
@@ -105,16 +105,13 @@ class PostgresSink:
         row = cur.fetchone()
         return row is not None and row[0] == len(TABLES) + 1
 
+    @translating("creating projection {schema}")
     def create_tables(self) -> None:
         """Create the schema and its tables if missing (idempotent).
 
         When every table exists nothing is run: ``CREATE INDEX IF NOT EXISTS`` takes a
         SHARE lock before it looks, which would stall a projector writing meanwhile.
         """
-        with translated(f"creating projection {self.schema}"):
-            self._create_tables()
-
-    def _create_tables(self) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self._complete(cur):
                 return
@@ -178,12 +175,9 @@ class PostgresSink:
             )
         self._staged = True
 
+    @translating("loading projection {schema}")
     def load_registers(self) -> RowsByTable:
         """Every register row, typed, to rebuild the fold's state after a restart."""
-        with translated(f"loading projection {self.schema}"):
-            return self._load_registers()
-
-    def _load_registers(self) -> RowsByTable:
         out = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             for table in TABLES:
@@ -194,12 +188,9 @@ class PostgresSink:
                     out[table.name] = [table.make(r) for r in cur]
         return out
 
+    @translating("loading the offsets of {schema}")
     def load_offsets(self) -> Offsets:
         """The next offset to read, by site and partition."""
-        with translated(f"loading the offsets of {self.schema}"):
-            return self._load_offsets()
-
-    def _load_offsets(self) -> Offsets:
         offsets: Offsets = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
@@ -209,12 +200,9 @@ class PostgresSink:
                 offsets.setdefault(site, {})[partition] = next_offset
         return offsets
 
+    @translating("loading the generation of {schema}")
     def load_generation(self) -> int:
         """Read the projection's generation; later writes check that it has not changed."""
-        with translated(f"loading the generation of {self.schema}"):
-            return self._load_generation()
-
-    def _load_generation(self) -> int:
         with self.conn.transaction(), self.conn.cursor() as cur:
             self.generation = self._generation(cur)
         return self.generation
@@ -236,19 +224,16 @@ class PostgresSink:
             (f"sitelog projection {self.schema}",),
         )
 
+    def finish(self) -> None:
+        """Nothing is pending: each write committed all of its batch (``projections.sink``)."""
+
+    @translating("writing a batch to {schema}")
     def write(self, changes: Changes) -> None:
         """Apply one batch (offsets and dead letters included) in one transaction.
 
         When the caller loaded a generation, the write is refused with
         ProjectionReplacedError if the projection was replaced since.
         """
-        with translated(f"writing a batch to {self.schema}"):
-            self._write(changes)
-
-    def finish(self) -> None:
-        """Nothing is pending: each write committed all of its batch (``projections.sink``)."""
-
-    def _write(self, changes: Changes) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self.generation is not None:
                 self._lock(cur, exclusive=False)

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from projections.postgres import PostgresSink, column_list
+from projections.postgres_errors import translating
 from projections.rollups import BUCKET
 from projections.tables import PERFDATA_POINTS, PERFDATA_ROLLUPS
 
@@ -27,6 +28,7 @@ _BULK = "bulk_perfdata_points"
 class BulkSink(PostgresSink):
     """Writes batches like PostgresSink, except points, which wait for :meth:`finish`."""
 
+    @translating("creating projection {schema}")
     def create_tables(self) -> None:
         super().create_tables()
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -46,6 +48,7 @@ class BulkSink(PostgresSink):
             )
         )
 
+    @translating("inserting the points of {schema}")
     def finish(self) -> None:
         """Insert the points once each and derive their rollups; drop the bulk table."""
         keys = sql.SQL(", ").join(map(sql.Identifier, PERFDATA_POINTS.primary_key))

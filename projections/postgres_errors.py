@@ -10,15 +10,17 @@ fail the same way. The message is one line: where, and PostgreSQL's first line o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from projections.errors import DatabaseError, DatabaseUnavailableError
 
-__all__ = ["database_error", "place_of", "translated"]
+__all__ = ["database_error", "place_of", "translated", "translating"]
 
 
 def place_of(dsn: str) -> str:
@@ -55,3 +57,28 @@ def translated(what: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise database_error(exc, what) from None
+
+
+class _OfSchema(Protocol):
+    schema: str
+
+
+S = TypeVar("S", bound=_OfSchema)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def translating(
+    what: str,
+) -> Callable[[Callable[Concatenate[S, P], T]], Callable[Concatenate[S, P], T]]:
+    """A sink method whose psycopg errors become sitelog's; ``what`` may name ``{schema}``."""
+
+    def decorate(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
+        @functools.wraps(method)
+        def run(self: S, /, *args: P.args, **kwargs: P.kwargs) -> T:
+            with translated(what.format(schema=self.schema)):
+                return method(self, *args, **kwargs)
+
+        return run
+
+    return decorate

@@ -83,9 +83,14 @@ class KafkaSettings:
 
 
 async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
-    """Await a broker operation, turning a hang or an aiokafka error into one clear error."""
+    """Await a broker operation, turning a hang or an aiokafka error into one clear error.
+
+    ``asyncio.timeout``, not ``wait_for``: in Python 3.11 ``wait_for`` returns the result
+    when a cancellation races the completion, and the cancelled task runs on.
+    """
     try:
-        return await asyncio.wait_for(awaitable, seconds)
+        async with asyncio.timeout(seconds):
+            return await awaitable
     except (TimeoutError, KafkaTimeoutError):
         raise BrokerUnavailableError(f"{what}: no answer within {seconds:g}s") from None
     except KafkaConnectionError:

@@ -78,7 +78,7 @@ class PoolMember(Service):
         self.failure: SitelogError | None = None
         #: Set when ``failure`` is: whoever runs the member stops it then.
         self.failed = asyncio.Event()
-        # Checked by every loop: a cancellation asyncio.wait_for swallowed (Python 3.11)
+        # Checked by every loop: a cancellation aiokafka's asyncio.wait_for swallowed (3.11)
         # must not keep a loop, and so stop(), going for ever.
         self._stopping = False
 

@@ -49,7 +49,7 @@ class DefaultPools:
         self._period, self._latency = lease_request_period, network_latency
         self._clock = HybridLogicalClock()
         self._task: asyncio.Task[None] | None = None
-        # A cancellation asyncio.wait_for swallowed (Python 3.11) must not keep _run going.
+        # A cancellation aiokafka's asyncio.wait_for swallowed (3.11) must not keep _run going.
         self._stopping = False
 
     def start(self) -> None:

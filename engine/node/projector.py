@@ -36,7 +36,7 @@ from engine.log.reader import SiteLogReader, read_log_offsets
 from engine.log.records import ReadBatch
 from engine.node.metrics import NodeMetrics
 from engine.node.site_status import DatabaseState, DatabaseStatus, SiteState, SiteStatus
-from projections.errors import ProjectionReplacedError
+from projections.errors import DatabaseError, ProjectionReplacedError
 from projections.fold import fold_batch
 from projections.postgres import PostgresSink
 from projections.rows import OffsetRow
@@ -87,8 +87,9 @@ class Projector:
         self.metrics = metrics if metrics is not None else NodeMetrics()
         self.database = DatabaseStatus()
         # Bumped whenever the site tasks are stopped, so a task whose cancellation was
-        # swallowed (asyncio.wait_for in Python 3.11 loses one that races a completion)
-        # still sees it is stopped and ends: stop() must never hang on gather.
+        # swallowed still sees it is stopped and ends: stop() must never hang on gather.
+        # (In Python 3.11, asyncio.wait_for, which aiokafka uses inside, returns a result
+        # instead of raising when a cancellation races the completion.)
         self._sites_generation = 0
         self._stopping = False
 
@@ -172,15 +173,9 @@ class Projector:
             delay = min(delay * 2, RETRY_CAP)
             try:
                 sink = await asyncio.to_thread(PostgresSink.connect, self.dsn, self.schema)
-            except SitelogError as exc:
-                if not exc.retriable:
-                    raise
-                self.database.lost(str(exc))
-                continue
-            old, self._sink = self._sink, sink
-            if old is not None:
-                await asyncio.to_thread(old.close)
-            try:
+                old, self._sink = self._sink, sink
+                if old is not None:
+                    await asyncio.to_thread(old.close)
                 await self._reload()
             except SitelogError as exc:
                 if not exc.retriable:
@@ -287,7 +282,7 @@ class Projector:
             raise
         except BaseException as exc:
             self._failure = exc
-            if isinstance(exc, SitelogError):
+            if isinstance(exc, DatabaseError):
                 self.database.failed(str(exc))
             log.error("projection %s stopped: %s", self.schema, exc)
             self._progress.set()

@@ -158,7 +158,7 @@ class Producer(Service):
             return self._spool.pending
         if drain_timeout > 0:
             await self.drain(drain_timeout)
-        self._stopping = True  # in case asyncio.wait_for swallows the cancellation (3.11)
+        self._stopping = True  # in case aiokafka's asyncio.wait_for swallows the cancel (3.11)
         self._sender.cancel()
         await asyncio.gather(self._sender, return_exceptions=True)
         self._sender = None

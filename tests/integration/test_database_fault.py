@@ -15,9 +15,7 @@ row was lost or doubled), and every accepted command must be in the audit trail 
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -40,7 +38,7 @@ from engine.node.tokens import make_token
 from engine.poller import simulation
 from projections.errors import DatabaseError
 from schemas.types import event_id_str
-from tests.support.cli import running, sitelog
+from tests.support.cli import running, sitelog, stop
 
 pytestmark = pytest.mark.slow
 
@@ -71,12 +69,6 @@ def postgres() -> Iterator[EmbeddedPostgres]:
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
-
-
-def terminate(process: subprocess.Popen[Any]) -> None:
-    """SIGTERM a ``running`` process group, as an init system would, and wait for its end."""
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(30)
 
 
 def write_config(path: Path, dsn: str, bootstrap: str, listen: str, token: str) -> None:
@@ -166,9 +158,9 @@ def test_node_waits_out_its_database_and_loses_nothing(
         running(*poller, stderr=subprocess.DEVNULL) as simulator,
     ):
         figures = asyncio.run(
-            scenario(f"http://{listen}", secret, postgres, lambda: terminate(simulator), dsn)
+            scenario(f"http://{listen}", secret, postgres, lambda: stop(simulator), dsn)
         )
-        terminate(node)
+        stop(node)
     log.seek(0)
     node_log = log.read()
     print(

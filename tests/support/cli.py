@@ -44,12 +44,12 @@ def running(*args: str, **popen: Any) -> Iterator[subprocess.Popen[Any]]:
         process.wait(10)
 
 
-def stop(process: subprocess.Popen[str], timeout: float = 30) -> str:
-    """SIGTERM a ``running`` process (as an init system would) and return its stderr."""
+def stop(process: subprocess.Popen[Any], timeout: float = 30) -> str:
+    """SIGTERM a ``running`` process (as an init system would) and return its stderr
+    ("" when it was not piped)."""
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout)
-    assert process.stderr is not None
-    return process.stderr.read()
+    return "" if process.stderr is None else str(process.stderr.read())
 
 
 async def read_log_async(
