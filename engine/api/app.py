@@ -1,8 +1,11 @@
 """The node's HTTP API: routes, authentication, error translation, and the server.
 
-Every route under ``/api/v1/`` needs a bearer token with the route's scope, except
-the OpenAPI document; ``/healthz`` and ``/metrics`` are open, as probes and scrapers
-expect. Errors are always ``{"error": {"code", "message"}}``.
+Every route under ``/api/v1/`` needs a token with the route's scope, except the OpenAPI
+document; ``/healthz`` and ``/metrics`` are open, as probes and scrapers expect. A token
+is presented as a bearer token, or by the web console's session cookie
+(``engine.api.sessions``): a console page reads the API with it, and may post to it
+only from the node's own origin (the browser sends ``Origin`` on every POST). Errors
+are always ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
@@ -16,17 +19,27 @@ from typing import Any
 from aiohttp import HttpVersion11, web
 from psycopg_pool import AsyncConnectionPool
 
-from engine.api import commands, operations, params, pools, reads, series, status, stream
+from engine.api import (
+    commands,
+    operations,
+    params,
+    pools,
+    problems,
+    reads,
+    series,
+    status,
+    stream,
+)
 from engine.api.change_feed import ChangeFeed
 from engine.api.context import CONTEXT, TOKEN, Context, json
 from engine.api.errors import ApiError, translate
 from engine.api.metrics import ApiMetrics
 from engine.api.openapi import document
+from engine.api.sessions import COOKIE, SessionError, verify
 from engine.api.stream_wakeup import Subscribers
 from engine.lifecycle import Service
 from engine.node.node import Node
-from engine.node.tokens import TokenBook
-from engine.web import add_console_routes, add_static_routes
+from engine.node.tokens import ApiToken, TokenBook
 from schemas.errors import SitelogError
 
 log = logging.getLogger(__name__)
@@ -54,6 +67,7 @@ ROUTES: list[tuple[str, str, Handler, str | None]] = [
     ("GET", "/api/v1/hosts/{host}/history", reads.history, "read"),
     ("GET", "/api/v1/hosts/{host}/perfdata", series.perfdata, "read"),
     ("GET", "/api/v1/services", reads.list_services, "read"),
+    ("GET", "/api/v1/problems", problems.list_problems, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}", reads.subject_detail, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}/history", reads.history, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}/perfdata", series.perfdata, "read"),
@@ -140,11 +154,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         return await handler(request)
     header = request.headers.get("Authorization", "")
     kind, _, secret = header.partition(" ")
-    if kind.lower() != "bearer" or not secret.strip():
-        raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer ...)")
-    token = request.app[TOKENS].find(secret.strip())
-    if token is None:
-        raise ApiError(401, "unauthorized", "unknown token")
+    if header or COOKIE not in request.cookies:
+        if kind.lower() != "bearer" or not secret.strip():
+            raise ApiError(401, "unauthorized", "missing bearer token (Authorization: Bearer ...)")
+        token = request.app[TOKENS].find(secret.strip())
+        if token is None:
+            raise ApiError(401, "unauthorized", "unknown token")
+    else:
+        token = _session_token(request)
     if scope not in token.scopes:
         raise ApiError(
             403,
@@ -153,6 +170,25 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         )
     request[TOKEN] = token
     return await handler(request)
+
+
+def _session_token(request: web.Request) -> ApiToken:
+    """The token of the console session whose cookie the request carries."""
+    try:
+        session = verify(request.cookies[COOKIE], request.app[TOKENS], time.time())
+    except SessionError as exc:
+        raise ApiError(401, "unauthorized", f"console session: {exc}") from None
+    if request.method != "GET" and not same_origin(request):
+        raise ApiError(
+            403, "cross-site", "a console session acts only from the node's own pages (Origin)"
+        )
+    return session.token
+
+
+def same_origin(request: web.Request) -> bool:
+    """The request comes from a page of this node (CSRF: browsers send Origin on POST)."""
+    origin = request.headers.get("Origin")
+    return origin is not None and origin == f"{request.scheme}://{request.host}"
 
 
 @web.middleware
@@ -200,8 +236,6 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
     for method, path, handler, _ in ROUTES:
         app.router.add_route(method, path, handler, expect_handler=_expect)
     app.router.add_get("/metrics", metrics.serve, expect_handler=_expect)
-    add_static_routes(app)
-    add_console_routes(app, node, app[TOKENS])
 
     async def open_pool(app: web.Application) -> None:
         node.projector.add_listener(feed.publish)
@@ -295,8 +329,12 @@ class ApiServer(Service):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def create_app(self) -> web.Application:
+        """The application served; the web console's server adds its pages to it."""
+        return create_app(self.node, **self._app_options)
+
     async def start(self) -> None:
-        app = create_app(self.node, **self._app_options)
+        app = self.create_app()
         self._runner = _Runner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

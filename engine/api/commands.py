@@ -23,10 +23,9 @@ from aiohttp import web
 from engine.api import params
 from engine.api.context import check_site, context, json, token
 from engine.api.errors import ApiError, bad_request
-from engine.log.records import Appended
 from engine.node.operator_commands import OPERATOR_COMMANDS, OperatorCommand, Values
+from engine.node.write_path import Written
 from schemas.errors import InvalidEventError
-from schemas.event import Event
 from schemas.json_form import payload_from_json
 from schemas.types import event_id_str
 
@@ -83,17 +82,38 @@ def _wait(request: web.Request) -> float | None:
     return timeout
 
 
-async def _accepted(
-    request: web.Request, written: list[tuple[Event, Appended]], timeout: float | None
-) -> web.Response:
+async def projected(request: web.Request, written: list[Written], timeout: float) -> bool:
+    """Whether this node's projection holds every written event, waiting at most
+    ``timeout`` seconds per partition."""
     projector = context(request).node.projector
-    projected = None
-    if timeout is not None:
-        last = {(a.partition): a.offset for _, a in written}
-        site = written[0][0].site if written else ""
-        projected = True
-        for partition, offset in last.items():
-            projected = projected and await projector.wait_for(site, partition, offset, timeout)
+    last = {a.partition: a.offset for _, a in written}
+    site = written[0][0].site if written else ""
+    done = True
+    for partition, offset in last.items():
+        done = done and await projector.wait_for(site, partition, offset, timeout)
+    return done
+
+
+async def perform(
+    request: web.Request, command: OperatorCommand, bodies: list[dict[str, Any]]
+) -> list[Written]:
+    """Run ``command`` once per body, as the request's token: every body is validated and
+    prepared (its subject found, the token's site checked) before any is appended, so a
+    refusal appends nothing."""
+    write_path = context(request).node.write_path
+    author = token(request).name
+    prepared = []
+    for body in bodies:
+        ready = write_path.prepare(command, validate(command, body, author))
+        check_site(request, ready.target_site, "the subject")
+        prepared.append(ready)
+    return [await write_path.append(p) for p in prepared]
+
+
+async def _accepted(
+    request: web.Request, written: list[Written], timeout: float | None
+) -> web.Response:
+    done = None if timeout is None else await projected(request, written, timeout)
     items = [
         {
             "event_id": event_id_str(event.event_id),
@@ -105,7 +125,7 @@ async def _accepted(
         }
         for event, appended in written
     ]
-    return json({"events": items, "projected": projected}, status=202)
+    return json({"events": items, "projected": done}, status=202)
 
 
 def handler(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -114,11 +134,8 @@ def handler(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
 
     async def run(request: web.Request) -> web.Response:
         timeout = _wait(request)
-        values = validate(command, await _body(request), token(request).name)
-        write_path = context(request).node.write_path
-        prepared = write_path.prepare(command, values)
-        check_site(request, prepared.target_site, "the subject")
-        return await _accepted(request, [await write_path.append(prepared)], timeout)
+        written = await perform(request, command, [await _body(request)])
+        return await _accepted(request, written, timeout)
 
     run.__name__ = run.__qualname__ = f"command_{name.replace('-', '_')}"
     return run

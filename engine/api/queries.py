@@ -84,17 +84,7 @@ def _compose(
     order: tuple[tuple[str, ...], bool, bool] | None,
 ) -> bytes:
     s = sql.Identifier(schema)
-    rules = {
-        "s": s,
-        "acknowledged": _ACKNOWLEDGED,
-        "in_downtime": postgres_asof.in_downtime_sql(
-            schema, sql.SQL("r.host_name"), sql.SQL("r.service_description"), sql.Placeholder("at")
-        ),
-    }
-
-    def text(template: str) -> sql.Composed:
-        return sql.SQL(template).format(**rules)
-
+    text = functools.partial(_text, schema)
     clauses = [text(c) for c in where]
     columns = [sql.SQL("r.{}").format(sql.Identifier(c)) for c in table.column_names]
     query = sql.SQL("SELECT {} FROM {}.{} r{}").format(
@@ -126,8 +116,20 @@ _ACKNOWLEDGED = sql.SQL("coalesce({}, false)").format(
 )
 
 
-def states(schema: str, at: int) -> Select:
-    """Current states with their acknowledged and in-downtime flags as of ``at``.
+def _text(schema: str, template: str) -> sql.Composed:
+    """A clause template with its rules filled in (see :class:`Select`)."""
+    return sql.SQL(template).format(
+        s=sql.Identifier(schema),
+        acknowledged=_ACKNOWLEDGED,
+        in_downtime=postgres_asof.in_downtime_sql(
+            schema, sql.SQL("r.host_name"), sql.SQL("r.service_description"), sql.Placeholder("at")
+        ),
+    )
+
+
+def states(schema: str, at: int, *, flags: bool = True) -> Select:
+    """Current states with their acknowledged and in-downtime flags as of ``at`` (without
+    them when not ``flags``: the join they need is there all the same).
 
     The flags are the as-of rules inlined over the joined rows (see
     ``projections.postgres_asof``), not calls of the schema's functions.
@@ -135,13 +137,77 @@ def states(schema: str, at: int) -> Select:
     return Select(
         schema,
         STATES,
-        extra=("{acknowledged}", "{in_downtime}"),
+        extra=("{acknowledged}", "{in_downtime}") if flags else (),
         joins=(
             " LEFT JOIN {s}.acknowledgements a ON a.host_name = r.host_name"
             " AND a.service_description = r.service_description",
         ),
         params={"at": at},
     )
+
+
+def problems(select: Select, rank: str, handled: bool | None, after: bool) -> bytes:
+    """The problems among ``select``'s states (a ``states`` select without flags), ordered
+    unhandled first, then by ``rank`` (a clause over ``r``, worst first), then oldest
+    state change first and by name; keyset-paged after ``after0..after4`` when ``after``.
+    Each row ends with acknowledged, in_downtime, rank and handled (0 or 1)."""
+    return _problems(select.schema, tuple(select.where), rank, handled, after)
+
+
+@functools.lru_cache(maxsize=256)
+def _problems(
+    schema: str, where: tuple[str, ...], rank: str, handled: bool | None, after: bool
+) -> bytes:
+    inner = _compose(
+        schema,
+        STATES,
+        (
+            "{acknowledged} AS acknowledged",
+            "{in_downtime} AS in_downtime",
+            f"{rank} AS rank",
+        ),
+        states(schema, 0).joins,
+        where,
+        None,
+    )
+    handled_sql = "(p.acknowledged OR p.in_downtime)::int"
+    key = f"({handled_sql}, p.rank, p.last_state_change, p.host_name, p.service_description)"
+    clauses = []
+    if handled is not None:
+        clauses.append(handled_sql + (" = 1" if handled else " = 0"))
+    if after:
+        clauses.append(f"{key} > (%(after0)s, %(after1)s, %(after2)s, %(after3)s, %(after4)s)")
+    where_sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return (
+        f"SELECT p.*, {handled_sql} AS handled FROM (".encode()
+        + inner
+        + f") p{where_sql} ORDER BY {key[1:-1]} LIMIT %(limit)s".encode()
+    )
+
+
+def state_counts(select: Select) -> bytes:
+    """Per (is a host, state) among ``select``'s states (a ``states`` select without
+    flags): how many, and how many are unhandled problems as of ``at``."""
+    return _state_counts(select.schema, tuple(select.where))
+
+
+@functools.lru_cache(maxsize=256)
+def _state_counts(schema: str, where: tuple[str, ...]) -> bytes:
+    text = functools.partial(_text, schema)
+    query = sql.SQL(
+        "SELECT r.service_description = '' AS is_host, r.state, count(*)::bigint,"
+        " (count(*) FILTER (WHERE r.state > 0 AND NOT {acknowledged}"
+        " AND NOT {in_downtime}))::bigint FROM {s}.states r{join}"
+    ).format(
+        acknowledged=_ACKNOWLEDGED,
+        in_downtime=text("{in_downtime}"),
+        s=sql.Identifier(schema),
+        join=text(states(schema, 0).joins[0]),
+    )
+    if where:
+        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(text(c) for c in where)
+    query += sql.SQL(" GROUP BY 1, 2")
+    return query.as_bytes(None)
 
 
 def filter_acknowledged(select: Select, wanted: bool) -> None:

@@ -6,7 +6,8 @@ it saw (the ``Last-Event-ID`` header, as browsers' EventSource do, or ``?last_ev
 and gets every change it missed, in order. If the feed no longer holds them (the node
 restarted, or the client was away longer than the ring holds), the first event is
 ``reset``: reload the lists, then keep reading. Filters: ``types``, ``site``,
-``host``, ``service``, ``state``.
+``host``, ``service``, ``state``. After 15 s without a change the node sends a
+``heartbeat`` event (``data: {"at": now}``), so a client knows the stream is alive.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from engine.api import params, views
 from engine.api.change_feed import KINDS, Change, ChangeFeed, ChangeFilter, ResumeError
 from engine.api.context import Context, allowed_sites, context
 from engine.api.errors import bad_request
+from schemas.types import now_us
 
-HEARTBEAT = 15.0  # seconds between keep-alive comments, so proxies keep the stream open
+HEARTBEAT = 15.0  # seconds of silence before a heartbeat event
 _STATES = views.HOST_STATE_CODES | views.SERVICE_STATE_CODES
 
 
@@ -134,6 +136,9 @@ async def _follow(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(news.wait(), HEARTBEAT)
             continue
-        # A comment keeps proxies from closing the stream; the id line moves the client's
-        # resume point past changes it filtered out.
-        await response.write(b": keep-alive\nid: %s\n\n" % feed.id_of(seq).encode())
+        # A heartbeat keeps proxies from closing the stream and tells a page it is still
+        # live (a browser's EventSource hides comments); the id moves the client's resume
+        # point past changes it filtered out.
+        await response.write(
+            b"id: %s\nevent: heartbeat\ndata: {\"at\": %d}\n\n" % (feed.id_of(seq).encode(), now_us())
+        )

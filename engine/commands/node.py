@@ -17,11 +17,11 @@ import sys
 from contextlib import suppress
 from typing import Any
 
-from engine.api import ApiServer
 from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.node import config as node_config
 from engine.node.node import Node
+from engine.web import NodeServer
 
 
 def register(commands: Any) -> None:
@@ -54,7 +54,7 @@ async def _run(config: node_config.NodeConfig, status_every: float) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with Node(config) as node, ApiServer(node) as api:
+    async with Node(config) as node, NodeServer(node) as api:
         print(
             f"node {config.name} ({config.role}, site {config.site}) follows "
             f"{', '.join(sorted(config.followed))}; API on {api.url}/api/v1/",

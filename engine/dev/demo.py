@@ -24,7 +24,6 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TextIO
 
-from engine.api import ApiServer
 from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.log.kafka import KafkaSettings
 from engine.log.writer import SiteLogWriter
@@ -33,6 +32,7 @@ from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import ApiToken, make_token
 from engine.poller import simulation
+from engine.web import NodeServer
 from projections.postgres import PostgresSink
 from projections.quorum import statuses
 from schemas.configuration import HostDefined, PollerDefined, ServiceDefined, SiteDefined
@@ -63,7 +63,7 @@ class Demo:
         self.rate = rate  # check results per second and site
         self.out = out
         self.nodes: list[Node] = []
-        self.apis: list[ApiServer] = []
+        self.apis: list[NodeServer] = []
         self.read_secret, read = make_token("demo-reader", ["read"])
         self.operate_secret, operate = make_token("demo-operator", ["read", "operate"])
         self.tokens: tuple[ApiToken, ...] = (read, operate)
@@ -87,7 +87,7 @@ class Demo:
                 for node in self.nodes:
                     await running.enter_async_context(node)
                 for node in self.nodes:
-                    self.apis.append(await running.enter_async_context(ApiServer(node)))
+                    self.apis.append(await running.enter_async_context(NodeServer(node)))
                 self._describe_api()
                 await self._configure()
                 tasks = [asyncio.create_task(self._poller(site, boot[site])) for site in REMOTES]

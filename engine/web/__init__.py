@@ -1,21 +1,16 @@
-"""The web console every node serves at ``/`` (issue 15, being built): sign-in with an API
-token exchanged for a session cookie (``sessions``, ``signin``), and its static files,
-front-end libraries vendored from npm (``web/vendor.py``) and served by the node itself,
-so nothing loads from another origin."""
+"""The web console every node serves at ``/``, beside its API on the same port.
 
-from engine.web.sessions import COOKIE, Session, SessionError
-from engine.web.signin import Console, add_console_routes
-from engine.web.static import STATIC, VENDOR, VendoredFile, add_static_routes, vendored
+A person signs in with an API token, exchanged for a session cookie (``signin``), and
+works through pages that read the API's own queries and act through its own write path
+with that token (``problems``, ``actions``, ``subject``, ``health``, ``pools``). Pages
+are server-rendered (Jinja2) and follow the node's change stream with htmx; the
+front-end libraries are vendored from npm (``web/vendor.py``) and served by the node
+itself (``static``), so nothing loads from another origin. :class:`NodeServer` serves
+the API and the console together.
+"""
 
-__all__ = [
-    "COOKIE",
-    "STATIC",
-    "VENDOR",
-    "Console",
-    "Session",
-    "SessionError",
-    "VendoredFile",
-    "add_console_routes",
-    "add_static_routes",
-    "vendored",
-]
+from engine.web.pages import Console
+from engine.web.server import NodeServer, add_console
+from engine.web.static import STATIC, VENDOR, VendoredFile, vendored
+
+__all__ = ["STATIC", "VENDOR", "Console", "NodeServer", "VendoredFile", "add_console", "vendored"]

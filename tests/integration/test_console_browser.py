@@ -42,7 +42,7 @@ async def test_sign_in_land_and_sign_out_in_chromium(
 
         await page.get_by_label("API token").fill(deployment.secrets["paris-local"])
         await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_role("heading", name="Signed in as paris-local").wait_for()
+        await page.get_by_role("heading", name="Problems").wait_for()
         assert page.url == f"{url}/"
         cookies = await context.cookies()
         (session,) = [c for c in cookies if c["name"] == "sitelog_session"]

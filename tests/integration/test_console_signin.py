@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from engine.web.sessions import COOKIE, issue
+from engine.api.sessions import COOKIE, issue
 from tests.support.api_deployment import Deployment
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -41,7 +41,8 @@ async def test_a_token_becomes_a_session_cookie_and_opens_the_console(
             html = await page.text()
             assert page.status == 200 and 'name="token"' in html and 'type="password"' in html
             # Nothing from another origin: every src and href is the node's own.
-            assert all(ref.startswith("/") for ref in re.findall(r'(?:src|href)="([^"]*)"', html))
+            refs = re.findall(r'(?:src|href)="([^"]*)"', html)
+            assert all(ref.startswith(("/", "#")) for ref in refs)
         secret = deployment.secrets["paris-local"]
         async with await sign_in(session, url, secret) as answer:
             assert (answer.status, answer.headers["Location"]) == (303, "/")
@@ -52,11 +53,23 @@ async def test_a_token_becomes_a_session_cookie_and_opens_the_console(
         headers = {"Cookie": f"{COOKIE}={cookie.value}"}
         async with session.get(f"{url}/", headers=headers, allow_redirects=False) as home:
             html = await home.text()
-            assert home.status == 200 and "Signed in as paris-local" in html
+            assert home.status == 200 and "<h1>Problems</h1>" in html
+            assert '<span class="who">paris-local</span>' in html
             assert home.headers["Cache-Control"] == "no-store"
-        # The cookie is no bearer token: the API still wants one.
+        # The session reads the API as its token does, and acts through it only from the
+        # node's own pages: a POST without this origin is refused, and appends nothing.
         async with session.get(f"{url}/api/v1/hosts", headers=headers) as api:
-            assert api.status == 401
+            assert api.status == 200 and (await api.json())["items"]
+        ends = await deployment.log_ends()
+        command = f"{url}/api/v1/commands/add-comment"
+        body = {"host": "p-001", "text": "from the console's session"}
+        for origin in ({}, {"Origin": "http://elsewhere.example"}):
+            async with session.post(command, json=body, headers={**headers, **origin}) as post:
+                assert post.status == 403
+                assert (await post.json())["error"]["code"] == "cross-site"
+        assert await deployment.log_ends() == ends
+        async with session.post(command, json=body, headers={**headers, "Origin": url}) as post:
+            assert post.status == 202
 
 
 async def test_unknown_tokens_and_cross_site_forms_are_refused_on_the_page(

@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 
-from engine.api import ApiServer
 from engine.dev import EmbeddedBroker
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
@@ -25,6 +24,7 @@ from engine.log.writer import SiteLogWriter
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
 from engine.node.tokens import ApiToken, make_token
+from engine.web import NodeServer
 from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
 from projections.quorum import pool_names
 from projections.tables import POOL_LEASES
@@ -231,10 +231,10 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
             for node in (central, paris):
                 await stack.enter_async_context(node)
             central_api = await stack.enter_async_context(
-                ApiServer(central, feed_capacity=feed_capacity)
+                NodeServer(central, feed_capacity=feed_capacity)
             )
             paris_api = await stack.enter_async_context(
-                ApiServer(paris, feed_capacity=feed_capacity)
+                NodeServer(paris, feed_capacity=feed_capacity)
             )
             d = Deployment(
                 kafka,

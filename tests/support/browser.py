@@ -8,10 +8,14 @@ turned off.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.support.services import require_program
 
@@ -39,3 +43,81 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+#: Where tests save screenshots of failures (and of the main pages when asked).
+ARTIFACTS = Path(os.environ.get("SITELOG_TEST_ARTIFACTS", "test-artifacts"))
+#: The README's screenshots, rewritten when SITELOG_UPDATE_SCREENSHOTS=1.
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class ConsolePage:
+    """A signed-in console tab, and what it asked for and complained about."""
+
+    url: str
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    async def screenshot(self, name: str) -> Path:
+        """A full-page screenshot: into the README's when asked, else among the artifacts."""
+        if os.environ.get("SITELOG_UPDATE_SCREENSHOTS") == "1":
+            target = README_SCREENSHOTS / f"{name}.png"
+        else:
+            target = ARTIFACTS / "screenshots" / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=str(target), full_page=True)
+        return target
+
+
+async def sign_in(page: Page, url: str, secret: str) -> None:
+    await page.goto(f"{url}/signin")
+    await page.get_by_label("API token").fill(secret)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{url}/")
+
+
+@asynccontextmanager
+async def console_page(
+    browser: Browser,
+    url: str,
+    secret: str,
+    *,
+    name: str,
+    timezone: str | None = None,
+    viewport: tuple[int, int] = (1280, 900),
+    check_errors: bool = True,
+) -> AsyncIterator[ConsolePage]:
+    """A new browser context signed in to the console at ``url``.
+
+    On the way out, it checks that no request left the node's origin and that the
+    browser's console logged no error (unless ``check_errors`` is off, for tests that
+    cut the node away on purpose); when the block fails, a screenshot named ``name``
+    is saved among the artifacts first.
+    """
+    width, height = viewport
+    context = await browser.new_context(
+        timezone_id=timezone, viewport={"width": width, "height": height}
+    )
+    page = await context.new_page()
+    tab = ConsolePage(url, context, page)
+    page.on("request", lambda request: tab.requests.append(request.url))
+    page.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    try:
+        await sign_in(page, url, secret)
+        yield tab
+    except BaseException:
+        target = ARTIFACTS / "screenshots" / f"failed-{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(Exception):
+            await page.screenshot(path=str(target), full_page=True)
+        raise
+    finally:
+        await context.close()
+    off_origin = [r for r in tab.requests if not r.startswith(url)]
+    assert not off_origin, off_origin
+    if check_errors:
+        assert tab.errors == [], tab.errors

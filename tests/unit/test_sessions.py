@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.api.sessions import SessionError, issue, verify
 from engine.node.tokens import TokenBook, make_token
-from engine.web.sessions import SessionError, issue, verify
 
 NOW = 1_800_000_000.0
 names = st.text(min_size=1, max_size=30)
