@@ -139,6 +139,5 @@ async def _follow(
         # A heartbeat keeps proxies from closing the stream and tells a page it is still
         # live (a browser's EventSource hides comments); the id moves the client's resume
         # point past changes it filtered out.
-        await response.write(
-            b"id: %s\nevent: heartbeat\ndata: {\"at\": %d}\n\n" % (feed.id_of(seq).encode(), now_us())
-        )
+        beat = b'id: %s\nevent: heartbeat\ndata: {"at": %d}\n\n'
+        await response.write(beat % (feed.id_of(seq).encode(), now_us()))
