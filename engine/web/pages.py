@@ -2,9 +2,9 @@
 on the page.
 
 A console handler is wrapped in :func:`signed_in`: without a valid session a page is
-sent to the sign-in form (saying why: expired, or not valid here), and an htmx request
-is told to go there too (``HX-Redirect``), so an expired session never leaves a blank
-or broken page. The session's token is put where the API's own queries look for it
+sent to the sign-in form (saying why: expired, or not valid here), an htmx request is
+told to go there too (``HX-Redirect``), and an action sent as JSON gets a 401 whose
+message its dialog shows, so an expired session never leaves a blank or broken page. The session's token is put where the API's own queries look for it
 (``engine.api.context.TOKEN``), so a page reads exactly what the API would answer that
 token: a token limited to ``paris`` sees paris's subjects only. An error the API would
 answer with a 4xx JSON body (a malformed filter, an unknown subject) is the page shown
@@ -90,6 +90,14 @@ def is_fragment(request: web.Request) -> bool:
 
 def _to_signin(request: web.Request, reason: str) -> web.StreamResponse:
     where = "/signin" if reason == "none" else f"/signin?reason={reason}"
+    if request.content_type == "application/json":
+        # An action sent by the page's script: it shows this message in its dialog.
+        message = {
+            "none": "you are not signed in: sign in again",
+            "expired": "your session expired: sign in again (reload the page)",
+        }.get(reason, "your session is not valid here any more: sign in again")
+        body = {"error": {"code": "unauthorized", "message": message}}
+        return web.json_response(body, status=401)
     if is_fragment(request):
         response = web.Response(status=200, text="")
         response.headers["HX-Redirect"] = where

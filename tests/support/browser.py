@@ -60,6 +60,17 @@ class ConsolePage:
     page: Page
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: Answers of 400 and above: "url status".
+    refused: list[str] = field(default_factory=list)
+
+    def forgive(self, url_part: str) -> None:
+        """Forget the refused answers whose URL holds ``url_part``, and the console error
+        the browser logs for each (a test that asked for a 4xx on purpose)."""
+        for entry in [r for r in self.refused if url_part in r]:
+            self.refused.remove(entry)
+            status = entry.rsplit(" ", 1)[1]
+            logged = next(e for e in self.errors if f"status of {status}" in e)
+            self.errors.remove(logged)
 
     async def screenshot(self, name: str) -> Path:
         """A full-page screenshot: into the README's when asked, else among the artifacts."""
@@ -106,6 +117,10 @@ async def console_page(
     page.on("request", lambda request: tab.requests.append(request.url))
     page.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    page.on(
+        "response",
+        lambda r: tab.refused.append(f"{r.url} {r.status}") if r.status >= 400 else None,
+    )
     try:
         await sign_in(page, url, secret)
         yield tab
@@ -120,4 +135,4 @@ async def console_page(
     off_origin = [r for r in tab.requests if not r.startswith(url)]
     assert not off_origin, off_origin
     if check_errors:
-        assert tab.errors == [], tab.errors
+        assert tab.errors == [], (tab.errors, tab.refused)

@@ -283,6 +283,15 @@
   });
 
   // ---- wiring ---------------------------------------------------------------------
+  // A filter left at "any" is no parameter at all: the URL holds only what is chosen.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb !== "get") return;
+    Array.from(e.detail.parameters.keys()).forEach(function (key) {
+      if (e.detail.parameters.getAll(key).every(function (v) { return v === ""; })) {
+        delete e.detail.parameters[key];
+      }
+    });
+  });
   document.addEventListener("htmx:afterSettle", function (e) { localize(e.target); sync(); });
   document.addEventListener("DOMContentLoaded", function () {
     localize(document);

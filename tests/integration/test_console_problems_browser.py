@@ -1,0 +1,180 @@
+"""The problems page in a real browser (Debian's Chromium, Playwright) against real nodes:
+what it lists, its filters in the URL, and actions on selected rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Locator, Page, expect
+
+from schemas.event import Event
+from schemas.monitoring import ServiceCheckResult
+from schemas.types import ServiceState, StateType, now_us
+from tests.support.api_deployment import Deployment, site_of
+from tests.support.browser import chromium, console_page
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as running:
+        yield running
+
+
+async def listed(page: Page) -> list[tuple[str, str, bool]]:
+    """The rows of the problems list: (host, service, handled), in order."""
+    rows: list[Any] = await page.eval_on_selector_all(
+        "#problems tr[data-key]",
+        "rows => rows.map(r => [r.dataset.host, r.dataset.service, r.dataset.handled === 'true'])",
+    )
+    return [(host, service, handled) for host, service, handled in rows]
+
+
+async def api_problems(
+    deployment: Deployment, session: aiohttp.ClientSession, node: str, token: str, **query: str
+) -> list[tuple[str, str, bool]]:
+    """The API's problems for ``token`` on ``node``: (host, service, handled), in order."""
+    status, body = await deployment.get(
+        session, node, "/api/v1/problems", token, limit="1000", **query
+    )
+    assert status == 200, body
+    return [(i["host"], i["service"] or "", i["handled"]) for i in body["items"]]
+
+
+async def test_the_list_is_the_apis_problems_for_the_tokens_sites(
+    deployment: Deployment, browser: Browser, http_session: aiohttp.ClientSession
+) -> None:
+    for node, secret, token in (
+        ("central", "operator", "operator"),
+        ("central", "paris-operator", "paris-operator"),
+        ("paris", "paris-local", "paris-local"),
+    ):
+        url = deployment.urls[node]
+        async with console_page(
+            browser, url, deployment.secrets[secret], name=f"list-{node}-{token}"
+        ) as tab:
+            api = await api_problems(deployment, http_session, node, token)
+            # The first page of the console is the first 50 of the API's order.
+            shown = await listed(tab.page)
+            assert shown == api[:50]
+            if token != "operator":
+                assert all(host.startswith("p-") for host, _, _ in shown), shown
+            if node == "central" and token == "operator":
+                await tab.screenshot("problems")
+
+
+def result(
+    deployment: Deployment, host: str, service: str, state: ServiceState, output: str
+) -> Event:
+    payload = ServiceCheckResult(
+        host_name=host,
+        service_description=service,
+        state=state,
+        state_type=StateType.HARD,
+        attempt=1,
+        max_attempts=3,
+        output=output,
+        check_time=now_us(),
+        poller=f"poller-{site_of(host)}",
+    )
+    deployment.latest[(host, service)] = payload
+    return Event.create(
+        payload, site=site_of(host), origin=f"poller-{site_of(host)}", clock=deployment.clock
+    )
+
+
+def row(page: Page, host: str, service: str) -> Locator:
+    return page.locator(f'#problems tr[data-host="{host}"][data-service="{service}"]')
+
+
+async def test_filters_live_in_the_url_reload_and_back_restore_them(
+    deployment: Deployment, browser: Browser, http_session: aiohttp.ClientSession
+) -> None:
+    url = deployment.urls["central"]
+    async with console_page(browser, url, deployment.secrets["operator"], name="filters") as tab:
+        page = tab.page
+        await page.get_by_label("critical").check()
+        await page.wait_for_url("**/?state=CRITICAL**")
+        critical = await api_problems(
+            deployment, http_session, "central", "operator", state="CRITICAL"
+        )
+        await expect(page.locator("#problems tr[data-key]")).to_have_count(min(50, len(critical)))
+        assert await listed(page) == critical[:50]
+
+        await page.get_by_label("Site", exact=True).select_option("paris")
+        await page.wait_for_url("**site=paris**")
+        in_paris = await api_problems(
+            deployment, http_session, "central", "operator", state="CRITICAL", site="paris"
+        )
+        await expect(page.locator("#problems tr[data-key]")).to_have_count(len(in_paris))
+        assert await listed(page) == in_paris
+
+        await page.reload()
+        assert await page.get_by_label("critical").is_checked()
+        assert await page.get_by_label("Site", exact=True).input_value() == "paris"
+        assert await listed(page) == in_paris
+
+        await page.go_back()
+        await page.wait_for_url(lambda u: "state=CRITICAL" in u and "site=" not in u)
+        await expect(page.get_by_label("Site", exact=True)).to_have_value("")
+        assert await page.get_by_label("critical").is_checked()
+        await expect(page.locator("#problems tr[data-key]")).to_have_count(min(50, len(critical)))
+        assert await listed(page) == critical[:50]
+
+        # A malformed filter in the URL: a message on the page, not a traceback.
+        await page.goto(f"{url}/?state=SUNNY")
+        await expect(page.get_by_role("alert")).to_have_text(
+            re.compile(r"Parameter 'state': 'SUNNY' is not one of DOWN, CRITICAL")
+        )
+        tab.forgive("?state=SUNNY")
+
+
+async def test_shift_select_three_rows_and_acknowledge_them_in_place(
+    deployment: Deployment, browser: Browser, http_session: aiohttp.ClientSession
+) -> None:
+    url = deployment.urls["paris"]
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="ack") as tab:
+        page = tab.page
+        await page.evaluate("window.notReloaded = true")
+        unhandled = page.locator('#problems tr[data-handled="false"]')
+        first, third = unhandled.nth(0), unhandled.nth(2)
+        picked = [
+            (
+                await unhandled.nth(i).get_attribute("data-host"),
+                await unhandled.nth(i).get_attribute("data-service"),
+            )
+            for i in range(3)
+        ]
+        await first.locator("input.pick").click()
+        await third.locator("input.pick").click(modifiers=["Shift"])
+        await expect(page.locator("#selected-count")).to_have_text("3 selected")
+        await page.get_by_role("button", name="Acknowledge…").click()
+        dialog = page.locator("#dialog-acknowledge")
+        await dialog.get_by_label("Comment (required)").fill("disk swap planned")
+        await dialog.get_by_role("button", name="Acknowledge").click()
+        for host, service in picked:
+            assert host is not None and service is not None
+            await expect(row(page, host, service)).to_have_attribute(
+                "data-handled", "true", timeout=2000
+            )
+        assert await page.evaluate("window.notReloaded") is True
+        await expect(page.locator("#selected-count")).to_have_text("0 selected")
+
+    want = {(h, s or None) for h, s in picked}
+    for node, token in (("paris", "paris-local"), ("central", "reader")):
+        if node == "central":
+            await deployment.wait_projected()
+        status, body = await deployment.get(
+            http_session, node, "/api/v1/acknowledgements", token, limit="1000"
+        )
+        assert status == 200
+        acks = {(a["host"], a["service"]): a for a in body["items"]}
+        assert want <= set(acks), (node, want, set(acks))
+        assert all(acks[k]["author"] == "paris-local" for k in want)
+        assert all(acks[k]["comment"] == "disk swap planned" for k in want)
