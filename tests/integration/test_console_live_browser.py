@@ -249,3 +249,42 @@ async def test_a_read_only_token_has_no_controls_and_a_refused_command_says_why(
         tab.forgive("/actions/schedule-downtime")
         await expect(row(page, host, service)).to_have_attribute("data-handled", "false")
     assert await deployment.log_ends() == ends
+
+
+#: Headless Chromium keeps every tab visible; this hides or shows the tab the way the
+#: browser reports it to a page (visibilityState and a visibilitychange event).
+SET_VISIBILITY = """state => {
+    Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+async def test_a_background_tab_pauses_and_catches_up_when_shown(
+    deployment: Deployment, browser: Browser
+) -> None:
+    url = deployment.urls["paris"]
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="hidden") as tab:
+        page = tab.page
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        fetches: list[str] = []
+        page.on(
+            "request",
+            lambda r: fetches.append(r.url) if r.headers.get("hx-target") == "problems" else None,
+        )
+        await page.evaluate(SET_VISIBILITY, "hidden")
+        await expect(page.locator("#live")).to_have_text("paused")
+        host, service = (await service_problems(page))[0]
+        await deployment.writers["paris"].append_many(
+            [result(deployment, host, service, flipped(deployment, host, service), "while hidden")]
+        )
+        await deployment.wait_projected()
+        # Hidden: the stream is closed and nothing is fetched, whatever changes (an
+        # absence can only be watched over a window: 1.5 s, past the 1 s refresh gap).
+        await page.wait_for_timeout(1500)
+        assert fetches == []
+        async with page.expect_request(lambda r: "/api/v1/stream" in r.url):
+            await page.evaluate(SET_VISIBILITY, "visible")
+        await expect(row(page, host, service).locator("td.output")).to_have_text(
+            "while hidden", timeout=3000
+        )
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
