@@ -4,7 +4,8 @@ on the page.
 A console handler is wrapped in :func:`signed_in`: without a valid session a page is
 sent to the sign-in form (saying why: expired, or not valid here), an htmx request is
 told to go there too (``HX-Redirect``), and an action sent as JSON gets a 401 whose
-message its dialog shows, so an expired session never leaves a blank or broken page. The session's token is put where the API's own queries look for it
+message its dialog shows, so an expired session never leaves a blank or broken page.
+The session's token is put where the API's own queries look for it
 (``engine.api.context.TOKEN``), so a page reads exactly what the API would answer that
 token: a token limited to ``paris`` sees paris's subjects only. An error the API would
 answer with a 4xx JSON body (a malformed filter, an unknown subject) is the page shown

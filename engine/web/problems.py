@@ -26,7 +26,7 @@ from engine.api.errors import bad_request
 from engine.api.problems import SEVERITY, problems_page
 from engine.web.pages import CONSOLE, SESSION, is_fragment, signed_in
 
-__all__ = ["FILTERS", "ROUTES", "filter_of"]
+__all__ = ["FILTERS", "ROUTES", "filter_of", "link", "since"]
 
 #: The URL parameters of the list, in the order they are shown.
 FILTERS = ("state", "state_type", "handled", "kind", "site", "host_group", "q", "cursor", "limit")
@@ -69,7 +69,7 @@ async def _choices(request: web.Request) -> tuple[list[str], list[str]]:
     return offered, [r[0] for r in rows]
 
 
-def _since(now_us: int, then_us: int | None) -> str:
+def since(now_us: int, then_us: int | None) -> str:
     """How long ago, as an operator reads it: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 d 2 h``."""
     if then_us is None:
         return ""
@@ -99,7 +99,7 @@ async def problems(request: web.Request) -> web.Response:
     page = await problems_page(request, filter_)
     now = int(time.time() * 1_000_000)
     for item in page["items"]:
-        item["since"] = _since(now, item["last_state_change"])
+        item["since"] = since(now, item["last_state_change"])
     values: dict[str, Any] = {
         "filter": filter_,
         "page": page,
