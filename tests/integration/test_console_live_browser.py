@@ -5,8 +5,11 @@ tabs agree; and what a token may not do, or a node refuses, shows on the page.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -288,3 +291,38 @@ async def test_a_background_tab_pauses_and_catches_up_when_shown(
             "while hidden", timeout=3000
         )
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+
+
+async def test_a_storm_of_events_refreshes_the_list_at_most_once_a_second(
+    deployment: Deployment, browser: Browser
+) -> None:
+    url = deployment.urls["paris"]
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="storm") as tab:
+        page = tab.page
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        # When the page starts each list refresh, by its own clock.
+        await page.evaluate(
+            """() => { window.fetchedAt = [];
+                document.addEventListener('htmx:beforeRequest', e => {
+                    if (e.detail.target.id === 'problems') window.fetchedAt.push(performance.now());
+                }); }"""
+        )
+        subjects = await service_problems(page)
+        started = time.monotonic()
+        for burst in range(12):  # 12 bursts of 10 results, a quarter of a second apart
+            await deployment.writers["paris"].append_many(
+                [
+                    result(deployment, h, s, deployment.latest[(h, s)].state, f"burst {burst}")
+                    for h, s in subjects[:10]
+                ]
+            )
+            await asyncio.sleep(0.25)  # pacing the producer, not waiting for the page
+        h, s = subjects[0]
+        await expect(row(page, h, s).locator("td.output")).to_have_text("burst 11", timeout=5000)
+        elapsed = time.monotonic() - started
+        fetched: list[float] = await page.evaluate("window.fetchedAt")
+        assert fetched, "the storm caused no refresh at all"
+        gaps = [b - a for a, b in itertools.pairwise(fetched)]
+        # The page allows itself one refresh a second (timer jitter of a few ms aside).
+        assert all(gap >= 990 for gap in gaps), gaps
+        assert len(fetched) <= elapsed + 1
