@@ -20,6 +20,7 @@ from aiohttp import HttpVersion11, web
 from psycopg_pool import AsyncConnectionPool
 
 from engine.api import (
+    audit,
     commands,
     operations,
     params,
@@ -66,11 +67,13 @@ ROUTES: list[tuple[str, str, Handler, str | None]] = [
     ("GET", "/api/v1/hosts/{host}", reads.subject_detail, "read"),
     ("GET", "/api/v1/hosts/{host}/history", reads.history, "read"),
     ("GET", "/api/v1/hosts/{host}/perfdata", series.perfdata, "read"),
+    ("GET", "/api/v1/hosts/{host}/audit", audit.audit, "read"),
     ("GET", "/api/v1/services", reads.list_services, "read"),
     ("GET", "/api/v1/problems", problems.list_problems, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}", reads.subject_detail, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}/history", reads.history, "read"),
     ("GET", "/api/v1/hosts/{host}/services/{service}/perfdata", series.perfdata, "read"),
+    ("GET", "/api/v1/hosts/{host}/services/{service}/audit", audit.audit, "read"),
     ("GET", "/api/v1/acknowledgements", operations.list_acknowledgements, "read"),
     ("GET", "/api/v1/downtimes", operations.list_downtimes, "read"),
     ("GET", "/api/v1/comments", operations.list_comments, "read"),

@@ -28,6 +28,7 @@ from engine.api.openapi_schemas import (
     ref,
 )
 from engine.api.params import DEFAULT_LIMIT, MAX_LIMIT
+from engine.api.problems import SEVERITY
 from engine.node.config import NodeConfig
 from engine.node.operator_commands import OperatorCommand
 from engine.node.write_path import CONFIGURATION
@@ -175,6 +176,27 @@ def _paths() -> Schema:
                 parameters=[*_LIST, *_state_filters(service_states, True)],
             )
         },
+        "/api/v1/problems": {
+            "get": _operation(
+                "Hosts not UP and services not OK: unhandled first, worst and oldest first",
+                ref("Problems"),
+                parameters=[
+                    *_LIST,
+                    _query(
+                        "state",
+                        _names(list(SEVERITY)),
+                        "comma-separated problem states",
+                        style="form",
+                        explode=False,
+                    ),
+                    _query("state_type", _names(["soft", "hard"]), style="form", explode=False),
+                    _query("handled", BOOL, "acknowledged or in downtime (default: both)"),
+                    _query("kind", {"type": "string", "enum": ["host", "service"]}),
+                    _query("host_group", TEXT),
+                    _query("q", TEXT, "text in the name or the output (case-insensitive)"),
+                ],
+            )
+        },
         "/api/v1/hosts/{host}": {"get": _operation("One host", ref("Detail"), parameters=subject)},
         "/api/v1/hosts/{host}/services/{service}": {
             "get": _operation("One service", ref("Detail"), parameters=service_subject)
@@ -191,6 +213,20 @@ def _paths() -> Schema:
                 "A service's results, newest first",
                 ref("History"),
                 parameters=[_path("host"), _path("service"), *history],
+            )
+        },
+        "/api/v1/hosts/{host}/audit": {
+            "get": _operation(
+                "A host's operator audit trail, newest first",
+                ref("Audit"),
+                parameters=[_path("host"), _LIST[0], _LIST[1]],
+            )
+        },
+        "/api/v1/hosts/{host}/services/{service}/audit": {
+            "get": _operation(
+                "A service's operator audit trail, newest first",
+                ref("Audit"),
+                parameters=[_path("host"), _path("service"), _LIST[0], _LIST[1]],
             )
         },
         "/api/v1/hosts/{host}/perfdata": {

@@ -121,9 +121,13 @@ def _subject(request: web.Request) -> tuple[str, str]:
 async def subject_detail(request: web.Request) -> web.Response:
     """One host or service: current state, configuration, acknowledgement, downtimes and
     comments in effect or to come."""
-    ctx = context(request)
     host, service = _subject(request)
-    at = params.at(request.query)
+    return json(await detail_body(request, host, service, params.at(request.query)))
+
+
+async def detail_body(request: web.Request, host: str, service: str, at: int) -> dict[str, Any]:
+    """The body of :func:`subject_detail` (the console's subject page reads it too)."""
+    ctx = context(request)
     select = queries.states(ctx.schema, at)
     select.filter("r.host_name = %(host)s AND r.service_description = %(service)s")
     select.params.update(host=host, service=service)
@@ -156,17 +160,15 @@ async def subject_detail(request: web.Request) -> web.Response:
         acknowledgement = views.acknowledgement(
             AcknowledgementRow(*ack_rows[0]), active=bool(state and state["acknowledged"])
         )
-    return json(
-        {
-            "subject": subject,
-            "state": state,
-            "config": config,
-            "acknowledgement": acknowledgement,
-            "downtimes": [views.downtime(DowntimeRow(*r)) for r in downtimes],
-            "comments": [views.comment(CommentRow(*r)) for r in comments],
-            "at": at,
-        }
-    )
+    return {
+        "subject": subject,
+        "state": state,
+        "config": config,
+        "acknowledgement": acknowledgement,
+        "downtimes": [views.downtime(DowntimeRow(*r)) for r in downtimes],
+        "comments": [views.comment(CommentRow(*r)) for r in comments],
+        "at": at,
+    }
 
 
 async def _rows(
@@ -210,9 +212,16 @@ async def _config(request: web.Request, host: str, service: str) -> dict[str, An
 
 
 async def history(request: web.Request) -> web.Response:
-    """State changes and results of one subject, newest first, between ``from`` and ``to``."""
-    ctx, query = context(request), request.query
+    """State changes of one subject, newest first, between ``from`` and ``to``."""
     host, service = _subject(request)
+    return json(await history_body(request, host, service, request.query))
+
+
+async def history_body(
+    request: web.Request, host: str, service: str, query: Mapping[str, str]
+) -> dict[str, Any]:
+    """The body of :func:`history` for ``query`` (``from``, ``to``, ``limit``, ``cursor``)."""
+    ctx = context(request)
     limit = params.limit(query)
     select = queries.Select(ctx.schema, STATE_HISTORY)
     select.filter(
@@ -241,11 +250,9 @@ async def history(request: web.Request) -> web.Response:
         rows = rows[:limit]
         last = HistoryRow(*rows[-1])
         next_cursor = params.encode_cursor("history", (last.check_time, last.event_id.hex()))
-    return json(
-        {
-            "host": host,
-            "service": service or None,
-            "items": [views.history(HistoryRow(*r)) for r in rows],
-            "next_cursor": next_cursor,
-        }
-    )
+    return {
+        "host": host,
+        "service": service or None,
+        "items": [views.history(HistoryRow(*r)) for r in rows],
+        "next_cursor": next_cursor,
+    }

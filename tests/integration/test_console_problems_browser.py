@@ -4,6 +4,7 @@ what it lists, its filters in the URL, and actions on selected rows."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 
+from engine.api.sessions import COOKIE, issue
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
@@ -69,13 +71,12 @@ async def test_the_list_is_the_apis_problems_for_the_tokens_sites(
                 await tab.screenshot("problems")
 
 
-def result(
-    deployment: Deployment, host: str, service: str, state: ServiceState, output: str
-) -> Event:
+def result(deployment: Deployment, host: str, service: str, state: int, output: str) -> Event:
+    """A poller's result for a service, remembered as its latest."""
     payload = ServiceCheckResult(
         host_name=host,
         service_description=service,
-        state=state,
+        state=ServiceState(state),
         state_type=StateType.HARD,
         attempt=1,
         max_attempts=3,
@@ -178,3 +179,45 @@ async def test_shift_select_three_rows_and_acknowledge_them_in_place(
         assert want <= set(acks), (node, want, set(acks))
         assert all(acks[k]["author"] == "paris-local" for k in want)
         assert all(acks[k]["comment"] == "disk swap planned" for k in want)
+
+
+async def test_an_expired_session_says_so_on_a_stale_form_and_on_the_next_refresh(
+    deployment: Deployment, browser: Browser
+) -> None:
+    url = deployment.urls["paris"]
+    token = next(t for t in deployment.paris.config.tokens if t.name == "paris-local")
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="expired") as tab:
+        page = tab.page
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        host, service = next((h, s) for h, s, done in await listed(page) if s and not done)
+        await row(page, host, service).locator("input.pick").click()
+        await page.get_by_role("button", name="Add comment…").click()
+        await page.locator("#comment-text").fill("written before lunch")
+        # The session ends while the form is open (a cookie that ended nine hours ago).
+        await tab.context.add_cookies(
+            [
+                {
+                    "name": COOKIE,
+                    "value": issue(token, time.time() - 9 * 3600),
+                    "url": url,
+                    "httpOnly": True,
+                    "sameSite": "Strict",
+                }
+            ]
+        )
+        dialog = page.locator("#dialog-add-comment")
+        await dialog.get_by_role("button", name="Add comment").click()
+        await expect(dialog.get_by_role("alert")).to_have_text(
+            "Your session expired: sign in again (reload the page)"
+        )
+        tab.forgive("/actions/add-comment")
+        assert await page.locator("#comment-text").input_value() == "written before lunch"
+        await dialog.get_by_role("button", name="Cancel").click()
+        # The next live refresh takes the page to the sign-in form, saying why.
+        await deployment.writers["paris"].append_many(
+            [result(deployment, host, service, deployment.latest[(host, service)].state, "later")]
+        )
+        await page.wait_for_url(f"{url}/signin?reason=expired")
+        await expect(page.get_by_role("alert")).to_have_text("Your session expired: sign in again.")
+        # The stream, refused with the ended session, is the one expected error.
+        tab.forgive("/api/v1/stream")

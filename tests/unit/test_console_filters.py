@@ -15,7 +15,7 @@ from engine.api.errors import ApiError
 from engine.web.problems import FILTERS, filter_of, link, since
 
 _values = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=20
 ).filter(lambda v: v.strip() == v and v != "")
 
 

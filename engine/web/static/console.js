@@ -153,7 +153,10 @@
     if (all) all.checked = count > 0 && selected.size === count;
     const counter = document.getElementById("selected-count");
     if (counter) counter.textContent = selected.size + " selected";
-    document.querySelectorAll("[data-dialog]").forEach(function (b) { b.disabled = selected.size === 0; });
+    // Openers for one named subject (a detail page's) do not depend on the selection.
+    document.querySelectorAll("[data-dialog]:not([data-host])").forEach(function (b) {
+      b.disabled = selected.size === 0;
+    });
   }
 
   document.addEventListener("click", function (e) {
