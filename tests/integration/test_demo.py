@@ -1,8 +1,10 @@
 """``sitelog demo`` run as a user runs it: up within 30 s, each node holding the right sites,
-and Ctrl-C (SIGINT) stopping every broker and database it started."""
+a person acknowledging a problem in the paris console and seeing it on central's, and
+Ctrl-C (SIGINT) stopping every broker and database it started."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -18,7 +20,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from playwright.async_api import expect
+
 from engine.dev.process import port_accepts
+from tests.support.browser import chromium, console_page
 
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
 
@@ -47,6 +52,34 @@ def check_api(apis: dict[str, str], read: str, operate: str) -> None:
     assert call(command, read, {"host": host, "text": "hi"})[0] == 403
     status, accepted = call(command, operate, {"host": host, "text": "hi"})
     assert status == 202 and accepted["projected"] is True
+
+
+async def check_console(consoles: dict[str, str], operate: str) -> None:
+    """What the README promises: open the paris console, see its problems, acknowledge one,
+    and watch it appear on central's console once central has caught up."""
+    async with chromium() as browser:
+        async with console_page(browser, consoles["paris-1"], operate, name="demo-paris") as tab:
+            page = tab.page
+            first = page.locator('#problems tr[data-handled="false"]:not([data-service=""])').first
+            host = await first.get_attribute("data-host")
+            service = await first.get_attribute("data-service")
+            assert host is not None and service is not None
+            await first.locator("input.pick").click()
+            await page.get_by_role("button", name="Acknowledge…").click()
+            await page.locator("#ack-comment").fill("seen in the paris console")
+            await page.get_by_label("Sticky: hold until the subject recovers").check()
+            await (
+                page.locator("#dialog-acknowledge")
+                .get_by_role("button", name="Acknowledge")
+                .click()
+            )
+            await expect(page.locator("#dialog-acknowledge")).to_be_hidden()
+        central = consoles["central-1"]
+        async with console_page(browser, central, operate, name="demo-central") as tab:
+            await tab.page.goto(f"{central}/hosts/{host}/services/{service}")
+            await expect(
+                tab.page.get_by_text("seen in the paris console", exact=True)
+            ).to_be_visible(timeout=30_000)
 
 
 def kill_with_its_services(pid: int) -> None:
@@ -112,6 +145,9 @@ def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
         operate = re.search(r"operate token\s+(\S+)", output)
         assert read and operate
         check_api(apis, read[1], operate[1])
+        consoles = dict(re.findall(r"console (\S+)\s+(http://\S+)/  \(sign in", output))
+        assert set(consoles) == set(apis)
+        asyncio.run(check_console(consoles, operate[1]))
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         try:
