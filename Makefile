@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,5 +35,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks
 
+# The README's console screenshots (docs/screenshots/), made by the browser tests.
+screenshots: $(STAMP)
+	SITELOG_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -p no:randomly -q \
+		tests/integration/test_console_problems_browser.py \
+		tests/integration/test_console_subject_browser.py \
+		tests/integration/test_console_health_browser.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info test-artifacts
