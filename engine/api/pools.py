@@ -71,10 +71,34 @@ def _summary(pool: PoolStatus) -> dict[str, Any]:
     }
 
 
-async def list_pools(request: web.Request) -> web.Response:
+def _assignment(pool: PoolStatus) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": t.name,
+            "kind": t.kind.lower(),
+            "signing_root": t.signing_root,
+            "owner": pool.owners.get(t.name),
+        }
+        for t in pool.targets
+    ]
+
+
+async def pools_body(request: web.Request, *, assignment: bool = False) -> dict[str, Any]:
+    """What ``GET /api/v1/pools`` answers (as of ``?at=``, or now); with ``assignment``,
+    each pool also says who runs which target, as ``GET /api/v1/pools/{pool}`` does."""
     at = params.at(request.query)
     state = await _pool_registers(request)
-    return json({"at": at, "pools": [_summary(p) for p in statuses(state, at)]})
+    pools = []
+    for pool in statuses(state, at):
+        body = _summary(pool)
+        if assignment:
+            body["assignment"] = _assignment(pool)
+        pools.append(body)
+    return {"at": at, "pools": pools}
+
+
+async def list_pools(request: web.Request) -> web.Response:
+    return json(await pools_body(request))
 
 
 async def pool_detail(request: web.Request) -> web.Response:
@@ -85,13 +109,5 @@ async def pool_detail(request: web.Request) -> web.Response:
     if pool is None:
         raise not_found(f"unknown pool {name!r}")
     body = _summary(pool)
-    body["assignment"] = [
-        {
-            "name": t.name,
-            "kind": t.kind.lower(),
-            "signing_root": t.signing_root,
-            "owner": pool.owners.get(t.name),
-        }
-        for t in pool.targets
-    ]
+    body["assignment"] = _assignment(pool)
     return json({"at": at, "pool": body})

@@ -21,6 +21,11 @@ from projections.postgres import PostgresSink
 
 
 async def replication(request: web.Request) -> web.Response:
+    return json(await replication_body(request))
+
+
+async def replication_body(request: web.Request) -> dict[str, Any]:
+    """What ``GET /api/v1/replication`` answers: every followed site, per partition."""
     ctx = context(request)
     node = ctx.node
     stored = await ctx.fetch(
@@ -45,7 +50,32 @@ async def replication(request: web.Request) -> web.Response:
         for name, status in sorted(node.status.items())
     ]
     config = node.config
-    return json({"node": config.name, "role": config.role, "site": config.site, "sites": sites})
+    return {"node": config.name, "role": config.role, "site": config.site, "sites": sites}
+
+
+async def dead_letters_body(
+    request: web.Request, sites: list[str] | None, limit: int
+) -> dict[str, Any]:
+    """The dead letters of ``sites`` (all when None), by site, partition and offset: up to
+    ``limit`` of them, and how many there are. The raw record is left out: it is bytes
+    that did not decode, for ``sitelog dead-letters``, not for a page."""
+    ctx = context(request)
+    where = sql.SQL("") if sites is None else sql.SQL(" WHERE site = ANY(%(sites)s)")
+    table = sql.SQL("{}.{}").format(sql.Identifier(ctx.schema), sql.Identifier("dead_letters"))
+    values: dict[str, Any] = {"sites": sites, "limit": limit}
+    rows = await ctx.fetch(
+        sql.SQL(
+            "SELECT site, partition, record_offset, reason, message FROM {}{}"
+            " ORDER BY site, partition, record_offset LIMIT %(limit)s"
+        ).format(table, where),
+        values,
+    )
+    ((total,),) = await ctx.fetch(sql.SQL("SELECT count(*) FROM {}{}").format(table, where), values)
+    items = [
+        {"site": s, "partition": p, "offset": o, "reason": r, "message": m}
+        for s, p, o, r, m in rows
+    ]
+    return {"total": total, "items": items}
 
 
 def _site(

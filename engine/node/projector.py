@@ -213,6 +213,7 @@ class Projector:
                         end = reader.high_watermark(partition)
                         if end is not None:
                             status.log_end[partition] = max(end, status.log_end.get(partition, 0))
+                    status.settle()
                     self._progress.set()
             except SitelogError as exc:
                 status.error = str(exc)
@@ -221,7 +222,7 @@ class Projector:
                     status.state = SiteState.FAILED
                     log.error("site %s stopped: %s", site, exc)
                     return
-                status.state = SiteState.DISCONNECTED
+                status.disconnected(str(exc))
                 log.warning("site %s: %s; retrying in %.1fs", site, exc, delay)
             finally:
                 self._readers.pop(site, None)
@@ -249,15 +250,17 @@ class Projector:
             except SitelogError as exc:
                 # The reader decides what is fatal; the probe only tells connectivity.
                 if status.state is SiteState.RUNNING:
-                    status.state, status.error = SiteState.DISCONNECTED, str(exc)
+                    status.disconnected(str(exc))
                     log.warning("site %s: %s", site, exc)
                     self._progress.set()
                 continue
             for partition, bounds in offsets.items():
                 status.log_end[partition] = bounds.end
+            status.ends_fresh = True
             if status.state is SiteState.DISCONNECTED:
                 log.warning("site %s is reachable again", site)
                 status.state, status.error = SiteState.RUNNING, None
+            status.settle()
             self._progress.set()
 
     async def _apply(self) -> None:
@@ -321,6 +324,7 @@ class Projector:
             status.committed[batch.partition] = batch.next_offset
             status.events += len(batch.events)
             status.dead_letters += len(batch.dead_letters)
+            status.settle()
         for listener in self._listeners:
             try:
                 listener(changes)

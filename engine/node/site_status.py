@@ -47,6 +47,25 @@ class SiteStatus:
     dead_letters: int = 0
     events: int = 0
     last_event_time: int | None = None
+    #: Wall-clock time (seconds) this node lost the site, as it noticed it (a failed fetch
+    #: or log end probe). Kept once the site is reachable again, until the projection has
+    #: caught up: the outage is over when nothing of it is left to read, not at reconnection.
+    disconnected_since: float | None = None
+    #: The log ends were read from the brokers since the site was last lost: until then
+    #: they predate the outage, and a lag of 0 against them does not mean caught up.
+    ends_fresh: bool = True
+
+    def disconnected(self, error: str) -> None:
+        """The site's brokers are unreachable: disconnected since now, unless already."""
+        self.state, self.error, self.ends_fresh = SiteState.DISCONNECTED, error, False
+        if self.disconnected_since is None:
+            self.disconnected_since = time.time()
+
+    def settle(self) -> None:
+        """End the outage once running and caught up with log ends read after it (called
+        as commits and probes land)."""
+        if self.disconnected_since is not None and self.ends_fresh and self.caught_up:
+            self.disconnected_since = None
 
     def partition_lag(self, partition: int) -> int | None:
         """Records of ``partition`` not yet projected; None while its log end is unknown."""
