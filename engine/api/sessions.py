@@ -49,8 +49,11 @@ def _mac(token: ApiToken, expires: int) -> str:
 def issue(token: ApiToken, now: float, ttl: int = DEFAULT_TTL) -> str:
     """The cookie value of a new session of ``token``, ending ``ttl`` seconds after ``now``."""
     expires = int(now) + ttl
-    name = base64.urlsafe_b64encode(token.name.encode("utf-8", "surrogatepass")).decode()
-    return f"{name}.{expires}.{_mac(token, expires)}"
+    return f"{_encoded(token.name)}.{expires}.{_mac(token, expires)}"
+
+
+def _encoded(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode("utf-8", "surrogatepass")).decode()
 
 
 def verify(value: str, tokens: TokenBook, now: float) -> Session:
@@ -63,6 +66,10 @@ def verify(value: str, tokens: TokenBook, now: float) -> Session:
         name = base64.urlsafe_b64decode(encoded.encode("ascii")).decode("utf-8", "surrogatepass")
     except (binascii.Error, UnicodeError, ValueError):
         raise SessionError("invalid", "the session cookie is not one this node issued") from None
+    # Base64 is malleable (the spare bits of the last character, missing padding): only
+    # the one encoding this node writes is accepted, so a changed cookie never passes.
+    if _encoded(name) != encoded:
+        raise SessionError("invalid", "the session cookie is not one this node issued")
     token = tokens.named(name)
     expires = int(expiry)
     # Bytes: compare_digest refuses str with non-ASCII characters (a forged cookie may hold any).
