@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from benchmarks import api, producer, projection, replay, site_log
+from benchmarks import api, console, producer, projection, replay, site_log
 from benchmarks.harness import Result
 
 BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "projection": projection.run,
     "api": api.run,
     "replay": replay.run,
+    "console": console.run,
 }
 
 

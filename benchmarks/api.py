@@ -36,7 +36,7 @@ from engine.dev import EmbeddedPostgres
 from engine.log.kafka import KafkaSettings
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.node import Node
-from engine.node.tokens import make_token
+from engine.node.tokens import ApiToken, make_token
 from projections import fold
 from projections.postgres import PostgresSink
 from projections.state import Changes, ProjectionState
@@ -96,7 +96,7 @@ def _events() -> list[Event]:
     return events
 
 
-def _seed(dsn: str, schema: str) -> None:
+def seed(dsn: str, schema: str) -> None:
     """The projection of 100,000 services, folded and written by the projection's code."""
     state = ProjectionState()
     sink = PostgresSink.connect(dsn, schema)
@@ -112,6 +112,21 @@ def _seed(dsn: str, schema: str) -> None:
         sink.conn.commit()
     finally:
         sink.close()
+
+
+def node_config(dsn: str, schema: str, bootstrap: str, tokens: tuple[ApiToken, ...]) -> NodeConfig:
+    """A central node over the seeded ``schema``, following the sites of the seed."""
+    kafka = KafkaSettings(bootstrap)
+    return NodeConfig(
+        name="central-1",
+        role=NodeRole.CENTRAL,
+        site="central",
+        dsn=dsn,
+        schema=schema,
+        listen="127.0.0.1:0",
+        sites={s: kafka for s in ("central", "paris", "lyon")},
+        tokens=tokens,
+    )
 
 
 def _load(url: str, headers: dict[str, str], clients: int, requests: int) -> list[float]:
@@ -195,19 +210,9 @@ async def _hello_server(body: bytes) -> web.AppRunner:
 async def _run(dsn: str, bootstrap: str) -> list[Result]:
     schema = f"bench_api_{uuid.uuid4().hex[:8]}"
     note(f"api: seeding {HOSTS * SERVICES_PER_HOST:,} services")
-    await asyncio.to_thread(_seed, dsn, schema)
+    await asyncio.to_thread(seed, dsn, schema)
     secret, token = make_token("bench", ["read"])
-    kafka = KafkaSettings(bootstrap)
-    config = NodeConfig(
-        name="central-1",
-        role=NodeRole.CENTRAL,
-        site="central",
-        dsn=dsn,
-        schema=schema,
-        listen="127.0.0.1:0",
-        sites={s: kafka for s in ("central", "paris", "lyon")},
-        tokens=(token,),
-    )
+    config = node_config(dsn, schema, bootstrap, (token,))
     headers = {"Authorization": f"Bearer {secret}"}
     spawn = multiprocessing.get_context("spawn")
     async with Node(config) as node, ApiServer(node) as api:

@@ -154,6 +154,19 @@ def problems(select: Select, rank: str, handled: bool | None, after: bool) -> by
     return _problems(select.schema, tuple(select.where), rank, handled, after)
 
 
+#: The subjects in downtime as of ``at``: the in-downtime rule, run only for the subjects
+#: of hosts that have a downtime row (a few), instead of once per row of the list. The
+#: lists join it by hash; a correlated rule per row cost about 1 µs each and, worse,
+#: made the planner's estimate large enough to JIT-compile the query (about 1 s).
+_IN_DOWNTIME_SET = (
+    "WITH dt AS MATERIALIZED (SELECT r.host_name, r.service_description FROM {s}.states r"
+    " WHERE r.host_name IN (SELECT d0.host_name FROM {s}.downtimes d0) AND {in_downtime}) "
+)
+_IN_DOWNTIME_JOIN = (
+    " LEFT JOIN dt ON dt.host_name = r.host_name AND dt.service_description = r.service_description"
+)
+
+
 @functools.lru_cache(maxsize=256)
 def _problems(
     schema: str, where: tuple[str, ...], rank: str, handled: bool | None, after: bool
@@ -163,10 +176,10 @@ def _problems(
         STATES,
         (
             "{acknowledged} AS acknowledged",
-            "{in_downtime} AS in_downtime",
+            "dt.host_name IS NOT NULL AS in_downtime",
             f"{rank} AS rank",
         ),
-        states(schema, 0).joins,
+        (*states(schema, 0).joins, _IN_DOWNTIME_JOIN),
         where,
         None,
     )
@@ -179,7 +192,8 @@ def _problems(
         clauses.append(f"{key} > (%(after0)s, %(after1)s, %(after2)s, %(after3)s, %(after4)s)")
     where_sql = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     return (
-        f"SELECT p.*, {handled_sql} AS handled FROM (".encode()
+        _text(schema, _IN_DOWNTIME_SET).as_bytes(None)
+        + f"SELECT p.*, {handled_sql} AS handled FROM (".encode()
         + inner
         + f") p{where_sql} ORDER BY {key[1:-1]} LIMIT %(limit)s".encode()
     )
@@ -194,15 +208,15 @@ def state_counts(select: Select) -> bytes:
 @functools.lru_cache(maxsize=256)
 def _state_counts(schema: str, where: tuple[str, ...]) -> bytes:
     text = functools.partial(_text, schema)
-    query = sql.SQL(
+    query = text(_IN_DOWNTIME_SET) + sql.SQL(
         "SELECT r.service_description = '' AS is_host, r.state, count(*)::bigint,"
-        " (count(*) FILTER (WHERE r.state > 0 AND NOT {acknowledged}"
-        " AND NOT {in_downtime}))::bigint FROM {s}.states r{join}"
+        " (count(*) FILTER (WHERE r.state > 0 AND dt.host_name IS NULL"
+        " AND NOT {acknowledged}))::bigint FROM {s}.states r{join}{dt}"
     ).format(
         acknowledged=_ACKNOWLEDGED,
-        in_downtime=text("{in_downtime}"),
         s=sql.Identifier(schema),
         join=text(states(schema, 0).joins[0]),
+        dt=sql.SQL(_IN_DOWNTIME_JOIN),
     )
     if where:
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(text(c) for c in where)
