@@ -19,6 +19,7 @@ import pytest_asyncio
 from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.errors import EmbeddedServiceError
 from engine.log.kafka import KafkaSettings
+from projections.postgres import PostgresSink
 from tests.support.api_deployment import Deployment, start_deployment
 from tests.support.services import unavailable
 
@@ -102,3 +103,21 @@ async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
     """One HTTP client session per test."""
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+@pytest.fixture
+def sink_factory(pg_dsn: str) -> Iterator[object]:
+    """Makes PostgreSQL sinks, each in a fresh schema dropped after the test."""
+    sinks: list[PostgresSink] = []
+
+    def make() -> PostgresSink:
+        sink = PostgresSink.connect(pg_dsn, f"t_{uuid.uuid4().hex[:12]}")
+        sink.create_tables()
+        sinks.append(sink)
+        return sink
+
+    yield make
+    for sink in sinks:
+        with sink.conn.transaction():
+            sink.conn.execute(f'DROP SCHEMA "{sink.schema}" CASCADE')
+        sink.close()

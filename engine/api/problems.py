@@ -37,7 +37,8 @@ SEVERITY: dict[str, int] = {
     "UNREACHABLE": 2,
     "UNKNOWN": 2,
 }
-_RANK = (
+#: The severity rank of a state row ``r`` in SQL: ``SEVERITY`` by code.
+RANK = (
     "CASE WHEN r.service_description = '' THEN"
     " (CASE r.state WHEN 1 THEN 0 ELSE 2 END)"
     " ELSE (CASE r.state WHEN 2 THEN 0 WHEN 1 THEN 1 ELSE 2 END) END"
@@ -105,7 +106,7 @@ async def problems_page(request: web.Request, query: Mapping[str, str]) -> dict[
     select.filter("r.state > 0")
     if (raw := query.get("state")) is not None:
         _state_filter(select, raw)
-    sql = queries.problems(select, _RANK, handled, after is not None)
+    sql = queries.problems(select, RANK, handled, after is not None)
     # The page and the counts are independent scans of the whole list: run side by side,
     # on two of the pool's connections, PostgreSQL runs them on two cores.
     rows, counts = await asyncio.gather(

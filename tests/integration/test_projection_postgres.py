@@ -7,12 +7,9 @@ written twice) is the sink contract, tested against every sink in test_sink_cont
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
 import psycopg
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,23 +29,6 @@ from tests.support.scenarios import HOST_NAMES, SERVICES, START, STEP, Scenario,
 PG_SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-
-
-@pytest.fixture
-def sink_factory(pg_dsn: str) -> Iterator[object]:
-    sinks: list[PostgresSink] = []
-
-    def make() -> PostgresSink:
-        sink = PostgresSink.connect(pg_dsn, f"t_{uuid.uuid4().hex[:12]}")
-        sink.create_tables()
-        sinks.append(sink)
-        return sink
-
-    yield make
-    for sink in sinks:
-        with sink.conn.transaction():
-            sink.conn.execute(f'DROP SCHEMA "{sink.schema}" CASCADE')
-        sink.close()
 
 
 def write_in_batches(
