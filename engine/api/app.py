@@ -226,7 +226,10 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
         node.config.dsn,
         min_size=1,
         max_size=pool_size,
-        kwargs={"autocommit": True},
+        # No JIT: the API's queries are short, and on a large projection their cost
+        # estimates cross PostgreSQL's JIT threshold, whose compiling (hundreds of ms) costs
+        # more than it could save (measured by python -m benchmarks console).
+        kwargs={"autocommit": True, "options": "-c jit=off"},
         # A request waits this long for a connection, then answers 503 (PostgreSQL away).
         timeout=POOL_TIMEOUT,
         open=False,

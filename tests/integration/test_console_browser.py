@@ -49,6 +49,10 @@ async def test_sign_in_land_and_sign_out_in_chromium(
         assert session["httpOnly"] and session["sameSite"] == "Strict"
         # Not in the browser's storage either: the page cannot read the cookie.
         assert await page.evaluate("document.cookie") == ""
+        stored = await page.evaluate("[localStorage.length, sessionStorage.length]")
+        assert stored == [0, 0]
+        secret = deployment.secrets["paris-local"]
+        assert all(secret not in r for r in requests), "the token went into a URL"
 
         await page.get_by_role("button", name="Sign out").click()
         await page.get_by_role("alert").filter(has_text="Signed out.").wait_for()
