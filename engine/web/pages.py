@@ -30,7 +30,7 @@ from engine.node.tokens import TokenBook
 from engine.times import format_time
 from schemas.errors import SitelogError
 
-__all__ = ["CONSOLE", "SESSION", "Console", "is_fragment", "session_of", "signed_in"]
+__all__ = ["CONSOLE", "SESSION", "Console", "duration", "is_fragment", "session_of", "signed_in"]
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,6 +74,21 @@ def _iso(us: int | None) -> str:
     if us is None:
         return ""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // 1_000_000)) + "Z"
+
+
+def duration(us: int) -> str:
+    """A span as an operator reads it: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 d 2 h``."""
+    seconds = max(0, us // 1_000_000)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def session_of(request: web.Request) -> Session:

@@ -24,7 +24,7 @@ from engine.api import params
 from engine.api.context import allowed_sites, context
 from engine.api.errors import bad_request
 from engine.api.problems import SEVERITY, problems_page
-from engine.web.pages import CONSOLE, SESSION, is_fragment, signed_in
+from engine.web.pages import CONSOLE, SESSION, duration, is_fragment, signed_in
 
 __all__ = ["FILTERS", "ROUTES", "filter_of", "link", "since"]
 
@@ -70,20 +70,8 @@ async def _choices(request: web.Request) -> tuple[list[str], list[str]]:
 
 
 def since(now_us: int, then_us: int | None) -> str:
-    """How long ago, as an operator reads it: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 d 2 h``."""
-    if then_us is None:
-        return ""
-    seconds = max(0, (now_us - then_us) // 1_000_000)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    """How long ago ``then_us`` was, as an operator reads it (``3 h 5 min``)."""
+    return "" if then_us is None else duration(now_us - then_us)
 
 
 def link(filter_: Mapping[str, str], **changes: str | None) -> str:

@@ -28,7 +28,7 @@ from engine.api import params
 from engine.api.audit import audit_body
 from engine.api.errors import bad_request
 from engine.api.reads import detail_body, history_body
-from engine.web.pages import CONSOLE, SESSION, is_fragment, signed_in
+from engine.web.pages import CONSOLE, SESSION, duration, is_fragment, signed_in
 from projections.perfdata import Range, parse_perfdata
 
 __all__ = ["PAGE_ROWS", "RANGES", "ROUTES", "downtime_progress", "graph_range"]
@@ -68,29 +68,14 @@ def graph_range(query: Mapping[str, str]) -> dict[str, Any]:
     return {"preset": preset, "from": None, "to": None}
 
 
-def _duration(us: int) -> str:
-    """A span as an operator reads it: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 d 2 h``."""
-    seconds = max(0, us // 1_000_000)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
 def downtime_progress(downtime: Mapping[str, Any], now: int) -> dict[str, Any]:
     """Where a downtime stands at ``now``: ``phase`` (scheduled, running), the percentage
     of its window gone by, and a line of text saying so."""
     start, end = downtime["start_time"] or 0, downtime["end_time"] or 0
     if now < start:
-        return {"phase": "scheduled", "percent": 0, "text": f"starts in {_duration(start - now)}"}
+        return {"phase": "scheduled", "percent": 0, "text": f"starts in {duration(start - now)}"}
     percent = min(100, (now - start) * 100 // max(1, end - start))
-    left = _duration(end - now)
+    left = duration(end - now)
     if downtime["fixed"] is False:
         text = f"flexible window open, {percent}% gone, {left} left"
     else:
@@ -176,7 +161,7 @@ async def detail(request: web.Request) -> web.Response:
         "api_path": "/api/v1" + path,
         "host_path": _path(host, ""),
         "link": link,
-        "duration": _duration,
+        "duration": duration,
         "now": now,
     }
     target = request.headers.get("HX-Target", "")
