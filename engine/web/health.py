@@ -27,28 +27,13 @@ from engine.api.errors import bad_request
 from engine.api.status import dead_letters_body, replication_body
 from engine.node.config import CENTRAL, NodeRole
 from engine.node.site_status import SiteState
-from engine.web.pages import CONSOLE, SESSION, is_fragment, signed_in
+from engine.web.pages import CONSOLE, SESSION, duration, is_fragment, signed_in
 
-__all__ = ["ROUTES", "SiteHealth", "clock", "duration", "site_health"]
+__all__ = ["ROUTES", "SiteHealth", "clock", "site_health"]
 
 #: Dead letters listed on the replication page unless ``?limit=`` says otherwise.
 DEAD_LETTERS_SHOWN, DEAD_LETTERS_MAX = 100, 1000
 _PARAMETERS = ("site", "limit")
-
-
-def duration(seconds: float) -> str:
-    """How long, as an operator reads it: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 d 2 h``."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 @dataclass(frozen=True)
@@ -128,7 +113,7 @@ def site_health(request: web.Request, body: dict[str, Any]) -> list[SiteHealth]:
                 lag=site["lag"],
                 last_event_time=site["last_event_time"],
                 since=None if since is None else int(since * 1_000_000),
-                lasted="" if since is None else duration(now - since),
+                lasted="" if since is None else duration(int((now - since) * 1_000_000)),
                 error=site["error"],
             )
         )
