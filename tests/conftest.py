@@ -15,12 +15,14 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 import pytest_asyncio
+from playwright.async_api import Browser
 
 from engine.dev import EmbeddedBroker, EmbeddedPostgres
 from engine.errors import EmbeddedServiceError
 from engine.log.kafka import KafkaSettings
 from projections.postgres import PostgresSink
 from tests.support.api_deployment import Deployment, start_deployment
+from tests.support.browser import chromium
 from tests.support.services import unavailable
 
 
@@ -121,3 +123,11 @@ def sink_factory(pg_dsn: str) -> Iterator[object]:
         with sink.conn.transaction():
             sink.conn.execute(f'DROP SCHEMA "{sink.schema}" CASCADE')
         sink.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, driven by Playwright, for every browser test of the session (each
+    test opens contexts of its own: fresh cookies and storage)."""
+    async with chromium() as running:
+        yield running

@@ -4,14 +4,11 @@ and readable on a phone without sideways scrolling."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from tests.support.api_deployment import Deployment
-from tests.support.browser import chromium, console_page
+from tests.support.browser import console_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -19,12 +16,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 NAME = """el => (el.labels && el.labels.length
     ? Array.from(el.labels).map(l => l.textContent).join(' ') : '')
     || el.getAttribute('aria-label') || el.textContent || el.getAttribute('title') || ''"""
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def test_acknowledge_with_the_keyboard_alone(

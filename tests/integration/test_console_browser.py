@@ -4,22 +4,12 @@ browser's console shows no error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser
 
 from tests.support.api_deployment import Deployment
-from tests.support.browser import chromium
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def test_sign_in_land_and_sign_out_in_chromium(

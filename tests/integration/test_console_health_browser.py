@@ -6,26 +6,18 @@ answers, by keyboard and on a phone, and is the README's screenshot."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser
 
 from tests.support.api_deployment import Deployment
-from tests.support.browser import chromium, console_page
+from tests.support.browser import console_page
 from tests.support.health_deployment import cut_deployment, pool_world
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 #: The issue's bound: the banner shows within 35 s of the cut.
 BANNER_WITHIN = 35.0
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def test_a_replication_cut_raises_the_banner_until_caught_up(

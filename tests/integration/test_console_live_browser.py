@@ -11,11 +11,9 @@ import itertools
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from engine.node.node import Node
@@ -23,16 +21,10 @@ from engine.web import NodeServer
 from schemas.types import ServiceState
 from tests.integration.test_console_problems_browser import listed, result, row
 from tests.support.api_deployment import Deployment
-from tests.support.browser import chromium, console_page
+from tests.support.browser import console_page
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def service_problems(page: Page, handled: bool = False) -> list[tuple[str, str]]:

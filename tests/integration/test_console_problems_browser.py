@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, expect
 
 from engine.api.sessions import COOKIE, issue
@@ -18,15 +16,9 @@ from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
 from tests.support.api_deployment import Deployment, site_of
-from tests.support.browser import chromium, console_page
+from tests.support.browser import console_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def listed(page: Page) -> list[tuple[str, str, bool]]:

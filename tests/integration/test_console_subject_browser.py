@@ -8,31 +8,23 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
 from tests.support.api_deployment import Deployment
-from tests.support.browser import chromium, console_page
+from tests.support.browser import console_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 MINUTE = 60_000_000
 AUCKLAND = ZoneInfo("Pacific/Auckland")
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as running:
-        yield running
 
 
 async def results_every_five_minutes(deployment: Deployment, host: str, service: str) -> int:
