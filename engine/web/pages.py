@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import time
+from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,6 +48,9 @@ class Console:
         )
         self.templates.filters["time"] = lambda us: "" if us is None else format_time(us)
         self.templates.filters["iso"] = _iso
+        # A name as one segment of a path: a '/' in a service's name is escaped too
+        # (Jinja's urlencode keeps it, and the link would name another route).
+        self.templates.filters["segment"] = lambda name: quote(str(name), safe="")
 
     def render(self, template: str, **values: Any) -> str:
         config = self.node.config

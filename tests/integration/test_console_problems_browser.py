@@ -12,6 +12,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from engine.api.sessions import COOKIE, issue
+from schemas.configuration import ServiceDefined
 from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
@@ -213,3 +214,23 @@ async def test_an_expired_session_says_so_on_a_stale_form_and_on_the_next_refres
         await expect(page.get_by_role("alert")).to_have_text("Your session expired: sign in again.")
         # The stream, refused with the ended session, is the one expected error.
         tab.forgive("/api/v1/stream")
+
+
+async def test_a_service_whose_name_holds_a_slash_links_to_its_page(
+    deployment: Deployment, browser: Browser
+) -> None:
+    host, service = "p-003", "Disk /var & co"
+    await deployment.central.write_path.configure(
+        ServiceDefined(host_name=host, service_description=service)
+    )
+    await deployment.writers["paris"].append_many(
+        [result(deployment, host, service, ServiceState.CRITICAL, "92% used")]
+    )
+    await deployment.wait_projected()
+    url = deployment.urls["paris"]
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="slash") as tab:
+        page = tab.page
+        await page.goto(f"{url}/?q=co")
+        await row(page, host, service).get_by_role("link", name=service).click()
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(service)
+        assert "Disk%20%2Fvar%20%26%20co" in page.url

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from playwright.async_api import expect
 
@@ -76,7 +77,9 @@ async def check_console(consoles: dict[str, str], operate: str) -> None:
             await expect(page.locator("#dialog-acknowledge")).to_be_hidden()
         central = consoles["central-1"]
         async with console_page(browser, central, operate, name="demo-central") as tab:
-            await tab.page.goto(f"{central}/hosts/{host}/services/{service}")
+            await tab.page.goto(
+                f"{central}/hosts/{quote(host, safe='')}/services/{quote(service, safe='')}"
+            )
             await expect(
                 tab.page.get_by_text("seen in the paris console", exact=True)
             ).to_be_visible(timeout=30_000)
