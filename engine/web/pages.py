@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import functools
 import time
-from urllib.parse import quote
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
