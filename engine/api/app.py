@@ -252,7 +252,12 @@ def create_app(node: Node, *, feed_capacity: int = 100_000, pool_size: int = 10)
         node.projector.remove_listener(feed.publish)
         await pool.close()
 
+    async def end_streams(app: web.Application) -> None:
+        # Open streams (console tabs) end now, not after the shutdown timeout.
+        subscribers.close()
+
     app.on_startup.append(open_pool)
+    app.on_shutdown.append(end_streams)
     app.on_cleanup.append(close_pool)
     return app
 

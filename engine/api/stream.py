@@ -117,7 +117,7 @@ async def _follow(
     )
     await response.write(first)
     subscribers = ctx.subscribers
-    while True:
+    while not subscribers.closing:
         news = subscribers.news
         if not feed.holds(seq):  # this client fell behind the ring
             seq = feed.last_seq
