@@ -8,6 +8,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Test processes: the suite spends much of its time waiting on brokers, databases and
+# browsers, so two workers (each with its own broker and PostgreSQL) share two cores well.
+TEST_WORKERS ?= 2
 
 .PHONY: install test demo lint bench screenshots clean
 
@@ -22,7 +25,7 @@ test: $(STAMP)
 	@sh tests/support/install_debian.sh nagios4-core /usr/sbin/nagios4 "the Nagios tests"
 	@sh tests/support/install_debian.sh prometheus /usr/bin/promtool "the promtool test"
 	@sh tests/support/install_debian.sh chromium /usr/bin/chromium "the browser tests"
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(VENV)/bin/sitelog demo
