@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.commands.options import add_command
 from engine.dev import demo as demo_module
+from engine.dev.brokers import BrokerKind
 from engine.dev.demo import Demo
 
 
@@ -23,6 +24,14 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--rate", type=float, default=100.0, help="check results per second and site"
     )
+    parser.add_argument(
+        "--kafka",
+        type=_broker_kind,
+        default=BrokerKind.TANSU,
+        metavar="{tansu,apache}",
+        help="the brokers to run: embedded Tansu (default) or Apache Kafka (needs Java and "
+        "Maven; fetches its jars once)",
+    )
     parser.add_argument("--report-every", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument(
         "--duration",
@@ -34,13 +43,20 @@ def register(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def _broker_kind(text: str) -> BrokerKind:
+    try:
+        return BrokerKind.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await Demo(hosts_per_site=args.hosts, rate=args.rate).run(
+        await Demo(hosts_per_site=args.hosts, rate=args.rate, kafka=args.kafka).run(
             args.duration, args.report_every, stop
         )
 

@@ -1,10 +1,11 @@
 """``sitelog demo``: a whole deployment on this machine, from the embedded services.
 
-One Tansu broker per site (central, paris, lyon), one PostgreSQL server with a database
-per node, a central node and two remote nodes, a poller simulator per remote site
-producing check results with perfdata for a few hundred hosts, and three pool member
-agents (management servers ms-1 to ms-3) renewing their leases in the default pools
-central creates, and running the network devices of a "Network" pool. Every node
+One broker per site (central, paris, lyon): Tansu, or Apache Kafka with ``--kafka apache``;
+one PostgreSQL server with a database per node, a central node and two remote nodes, a
+poller simulator per remote site producing check results with perfdata for a few hundred
+hosts, and three pool member agents (management servers ms-1 to ms-3) renewing their
+leases in the default pools central creates, and running the network devices of a
+"Network" pool. Every node
 serves its HTTP API; the demo makes a read token and an operate token (valid on every
 node) and prints them with the URLs. Configuration (sites, pollers, hosts, services,
 servers, pools) is authored on central and reaches the remote nodes by catch-up, as
@@ -24,7 +25,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TextIO
 
-from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedPostgres
+from engine.dev.brokers import BrokerKind, embedded_broker, start_all
+from engine.dev.kafka_jars import KAFKA_VERSION
 from engine.log.kafka import KafkaSettings
 from engine.log.writer import SiteLogWriter
 from engine.member.agent import MemberSettings, PoolMember
@@ -55,12 +58,14 @@ class Demo:
         hosts_per_site: int = 150,
         services_per_host: int = 3,
         rate: float = 100.0,
+        kafka: BrokerKind = BrokerKind.TANSU,
         out: TextIO = sys.stdout,
     ) -> None:
         self.traffic = simulation.Traffic(
             sites=REMOTES, hosts_per_site=hosts_per_site, services_per_host=services_per_host
         )
         self.rate = rate  # check results per second and site
+        self.kafka = kafka
         self.out = out
         self.nodes: list[Node] = []
         self.apis: list[NodeServer] = []
@@ -74,7 +79,11 @@ class Demo:
     async def run(self, duration: float | None, report_every: float, stop: asyncio.Event) -> None:
         started = time.monotonic()
         with ExitStack() as services:
-            brokers = {site: services.enter_context(EmbeddedBroker()) for site in SITES}
+            brokers = {site: embedded_broker(self.kafka) for site in SITES}
+            for broker in brokers.values():
+                services.callback(broker.stop)
+            # Side by side: an Apache Kafka JVM takes seconds to start.
+            await asyncio.to_thread(start_all, brokers.values())
             postgres = services.enter_context(EmbeddedPostgres())
             boot = {site: b.bootstrap_servers for site, b in brokers.items()}
             self.nodes = [self._node("central-1", NodeRole.CENTRAL, "central", postgres, boot)]
@@ -131,8 +140,9 @@ class Demo:
 
     def _describe(self, boot: dict[str, str], postgres: EmbeddedPostgres) -> None:
         self.say("sitelog demo: a whole deployment on this machine")
+        kind = f"Apache Kafka {KAFKA_VERSION}" if self.kafka is BrokerKind.KAFKA else "Tansu"
         for site, address in boot.items():
-            self.say(f"  broker {site:<8} {address}   (log sitelog.{site})")
+            self.say(f"  broker {site:<8} {address}   (log sitelog.{site}, {kind})")
         self.say(f"  postgres        {postgres.dsn}")
         for node in self.nodes:
             c = node.config

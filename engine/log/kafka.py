@@ -120,3 +120,33 @@ async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> 
                 log.info("created topic %s with %d partitions", topic, partitions)
     finally:
         await admin.close()
+
+
+async def topic_partitions(settings: KafkaSettings, topic: str, seconds: float) -> list[int]:
+    """The partitions of ``topic``, asked of the brokers by name, waiting (at most
+    ``seconds``) for a topic just created to list them.
+
+    By name, not from a consumer's metadata: a consumer not yet assigned asks Metadata for
+    no topic at all, which Apache Kafka answers with none (Tansu with every topic).
+    """
+    admin = AIOKafkaAdminClient(**settings.client_kwargs())
+    what = f"reading the partitions of {topic} on {settings.bootstrap_servers}"
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    try:
+        await bounded(admin.start(), settings.connect_timeout, what)
+        while True:
+            described = await bounded(admin.describe_topics([topic]), seconds, what)
+            found = sorted(
+                p["partition"]
+                for t in described
+                if t["topic"] == topic and t["error_code"] == 0
+                for p in t["partitions"]
+            )
+            if found:
+                return found
+            if loop.time() > deadline:
+                raise LogError(f"topic {topic} has no partitions after {seconds:g}s")
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()

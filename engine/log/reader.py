@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
 from engine.lifecycle import Lifecycle, Service
-from engine.log.kafka import KafkaSettings, bounded, ensure_topic
+from engine.log.kafka import KafkaSettings, bounded, ensure_topic, topic_partitions
 from engine.log.records import (
     DEFAULT_PARTITIONS,
     DeadLetter,
@@ -39,21 +39,6 @@ def _consumer(settings: KafkaSettings, **overrides: object) -> AIOKafkaConsumer:
     }
     options.update(overrides)
     return AIOKafkaConsumer(**options)
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, seconds: float) -> list[int]:
-    """The topic's partitions, waiting (bounded) for metadata to list them."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        found = consumer.partitions_for_topic(topic)
-        if found:
-            return sorted(found)
-        if loop.time() > deadline:
-            raise LogError(f"topic {topic} has no partitions after {seconds:g}s")
-        # topics() refreshes the metadata of every topic, through the public API.
-        await bounded(consumer.topics(), seconds, f"reading {topic} metadata")
-        await asyncio.sleep(0.05)
 
 
 async def read_log_offsets(
@@ -145,8 +130,8 @@ class SiteLogReader(Service):
             await bounded(
                 consumer.start(), self.settings.connect_timeout, self._what("connecting to")
             )
-            self._partitions = await _partitions(
-                consumer, self.topic, self.settings.connect_timeout
+            self._partitions = await topic_partitions(
+                self.settings, self.topic, self.settings.connect_timeout
             )
         except BaseException:
             self._consumer = None

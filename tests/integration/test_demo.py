@@ -25,6 +25,7 @@ from playwright.async_api import expect
 
 from engine.dev.process import port_accepts
 from tests.support.browser import chromium, console_page
+from tests.support.services import require_program
 
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
 
@@ -160,5 +161,61 @@ def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
             raise
     print(f"demo ready in {ready_after:.1f}s")
     assert ready_after < 30
+    assert code == 0
+    assert not any(port_accepts(port) for port in ports)
+
+
+def test_demo_on_apache_kafka_projects_every_site_and_stops_cleanly() -> None:
+    """``sitelog demo --kafka apache``: the same deployment on three Apache Kafka brokers."""
+    require_program("java", "Apache Kafka runs on the JVM")
+    require_program("mvn", "Apache Kafka's jars come from Maven Central")
+    demo = subprocess.Popen(
+        [
+            SITELOG,
+            "demo",
+            "--kafka",
+            "apache",
+            "--hosts",
+            "10",
+            "--report-every",
+            "1",
+            "--duration",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in demo.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        # The first run fetches the broker's jars (about 40 s from nothing).
+        deadline = time.monotonic() + 150
+        full = "10 hosts 30 services"
+        while not (
+            seen
+            and f"paris: {full}" in seen[-1]
+            and f"lyon: {full}" in seen[-1]
+            and "central-1" in seen[-1]
+        ):
+            seen.append(lines.get(timeout=max(0.01, deadline - time.monotonic())))
+        output = "".join(seen)
+        assert output.count("Apache Kafka 4.1.2") == 3, output
+        ports = [int(p) for p in re.findall(r"broker \w+\s+127\.0\.0\.1:(\d+)", output)]
+        assert len(ports) == 3
+    finally:
+        os.killpg(demo.pid, signal.SIGINT)
+        try:
+            code = demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            kill_with_its_services(demo.pid)
+            raise
     assert code == 0
     assert not any(port_accepts(port) for port in ports)
