@@ -111,6 +111,11 @@ async def test_a_service_graph_draws_points_gaps_zooms_and_switches_to_rollups(
         await drag_across(page, 'figure.graph[data-label="load"] .u-over', 0.1, 0.5)
         await expect(page.locator('[data-range="4h"]')).to_have_attribute("aria-pressed", "false")
         await page.wait_for_url("**from=*")
+        # The URL changes at once; the graphs are drawn again once the zoomed span is read.
+        await page.wait_for_function(
+            "() => { const s = document.getElementById('graphs').dataset;"
+            " return s.shownTo - s.shownFrom < 3 * 3600e6; }"
+        )
         shown_from = int(await section.get_attribute("data-shown-from") or 0)
         shown_to = int(await section.get_attribute("data-shown-to") or 0)
         assert abs((shown_to - shown_from) - 96 * MINUTE) < 5 * MINUTE, (shown_from, shown_to)
