@@ -12,7 +12,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
@@ -20,6 +22,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
 )
 from aiokafka.helpers import create_ssl_context
+from aiokafka.protocol.transaction import InitProducerIdRequest
 
 from engine.errors import BrokerUnavailableError, ConfigError, LogError
 
@@ -150,3 +153,36 @@ async def topic_partitions(settings: KafkaSettings, topic: str, seconds: float) 
             await asyncio.sleep(0.05)
     finally:
         await admin.close()
+
+
+async def grants_idempotence(settings: KafkaSettings, what: str) -> bool:
+    """Whether the brokers give producer ids (InitProducerId), which idempotent producers
+    need: asked once, the answer decides how a writer produces.
+
+    Apache Kafka grants them (after its transaction coordinator has loaded: a retriable
+    error meanwhile, asked again within ``connect_timeout``); the embedded Tansu refuses
+    with an unknown server error. A broker that refuses is no failure: events carry their
+    id, and the projection drops a record written twice. Unreachable brokers are the same
+    error as for connecting, named by ``what``.
+    """
+    client = AIOKafkaClient(**settings.client_kwargs())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.connect_timeout
+    try:
+        await bounded(client.bootstrap(), settings.connect_timeout, what)
+        while True:
+            node = client.get_random_node()
+            answer = await bounded(
+                client.send(node, InitProducerIdRequest(None, 60_000)),
+                settings.request_timeout,
+                what,
+            )
+            error = kafka_errors.for_code(answer.error_code)
+            if error is kafka_errors.NoError:
+                return True
+            if not error.retriable or loop.time() > deadline:
+                log.debug("%s: %s", what, error.__name__)
+                return False
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()

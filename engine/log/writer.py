@@ -2,9 +2,11 @@
 (``engine.log.reader`` replays them; ``engine.log.records`` holds the values).
 
 Records are keyed by host name (``Event.key``), so one host's events keep their order
-within a site. The writer waits for ``acks=all``. Idempotent producers are off on
-purpose: the embedded Tansu broker rejects ``InitProducerId``, so everything above
-this module is written for at-least-once delivery (events are deduplicated by id).
+within a site. The writer waits for ``acks=all``. It produces idempotently where the
+brokers grant producer ids (``engine.log.kafka.grants_idempotence``: Apache Kafka does,
+the embedded Tansu does not), so a batch retried after a cut connection is not written
+twice; elsewhere it produces at least once, and everything above this module is written
+for that too (events are deduplicated by id). It says at start which it does.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from engine.errors import LogError
 from engine.lifecycle import Lifecycle, Service
-from engine.log.kafka import KafkaSettings, bounded, ensure_topic
+from engine.log.kafka import KafkaSettings, bounded, ensure_topic, grants_idempotence
 from engine.log.records import DEFAULT_PARTITIONS, Appended, topic_for
 from schemas.codec import Codec
 from schemas.event import Event
@@ -31,9 +33,11 @@ log = logging.getLogger(__name__)
 Pending = asyncio.Future[Any]
 
 
-def producer_options(settings: KafkaSettings, **extra: Any) -> dict[str, Any]:
-    """aiokafka producer options of every site log writer: acks=all, no idempotence."""
-    return {**settings.client_kwargs(), "acks": "all", "enable_idempotence": False, **extra}
+def producer_options(
+    settings: KafkaSettings, *, idempotent: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """aiokafka producer options of every site log writer: acks=all, idempotent or not."""
+    return {**settings.client_kwargs(), "acks": "all", "enable_idempotence": idempotent, **extra}
 
 
 async def close_quietly(
@@ -71,10 +75,10 @@ class SiteLogWriter(Service):
         self.codec = codec or Codec()
         self._partitions = partitions
         self._create_topic = create_topic
-        self._producer_options = producer_options(
-            settings, linger_ms=linger_ms, max_batch_size=max_batch_size
-        )
+        self._producer_options = {"linger_ms": linger_ms, "max_batch_size": max_batch_size}
         self._producer: AIOKafkaProducer | None = None
+        #: Whether it produces idempotently; None until started.
+        self.idempotent: bool | None = None
         #: NEW until started, STOPPED for good once stopped (``engine.lifecycle``).
         self.lifecycle = Lifecycle.NEW
 
@@ -83,8 +87,18 @@ class SiteLogWriter(Service):
 
     async def start(self) -> None:
         self.lifecycle.check_start(f"the writer of {self.topic}")
+        idempotent = await grants_idempotence(self.settings, self._what("connecting to"))
+        log.info(
+            "writer of %s: %s",
+            self.topic,
+            "idempotent (the brokers grant producer ids)"
+            if idempotent
+            else "at least once (the brokers give no producer id; events are deduplicated by id)",
+        )
         # aiokafka clients bind to the running loop when built, so they are built here.
-        producer = self._producer = AIOKafkaProducer(**self._producer_options)
+        options = producer_options(self.settings, idempotent=idempotent, **self._producer_options)
+        producer = self._producer = AIOKafkaProducer(**options)
+        self.idempotent = idempotent
         try:
             await bounded(
                 producer.start(), self.settings.connect_timeout, self._what("connecting to")

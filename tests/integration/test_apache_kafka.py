@@ -7,6 +7,7 @@ is one line. Skipped (failed under CI=true) where Java or Maven is missing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import subprocess
@@ -232,3 +233,24 @@ def test_missing_maven_with_no_cache_is_one_line(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mvn not found"), done.stdout
     assert not (tmp_path / "cache").exists()
+
+
+def test_the_writer_is_idempotent_where_the_brokers_grant_producer_ids(
+    apache_kafka: ApacheKafka, kafka: KafkaSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Detected, not assumed: Apache Kafka grants producer ids, the embedded Tansu does not;
+    the writer says at start which way it produces, and appends either way."""
+    caplog.set_level(logging.INFO, logger="engine.log.writer")
+
+    async def mode(settings: KafkaSettings) -> bool | None:
+        site = f"k{uuid.uuid4().hex[:12]}"
+        async with SiteLogWriter(site, settings, partitions=PARTITIONS) as writer:
+            appended = await writer.append_many(some_events(site, 8))
+            assert len(appended) == 8
+            return writer.idempotent
+
+    assert asyncio.run(mode(settings(apache_kafka))) is True
+    assert asyncio.run(mode(kafka)) is False
+    said = [r.getMessage() for r in caplog.records if r.name == "engine.log.writer"]
+    assert any(m.endswith("idempotent (the brokers grant producer ids)") for m in said), said
+    assert any("at least once (the brokers give no producer id" in m for m in said), said
