@@ -52,7 +52,7 @@ from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
-from tests.support.browser import chromium
+from tests.support.browser import chromium, console_session
 
 REPEATS = 30
 BROWSER_ROUNDS = 7
@@ -81,22 +81,6 @@ _NAVIGATION = """() => {
 def _p(samples: list[float], cut: int) -> float:
     """The ``cut``-th percentile (inclusive method; the median for 50)."""
     return statistics.quantiles(samples, n=100, method="inclusive")[cut - 1]
-
-
-async def _sign_in(url: str, secret: str) -> str:
-    """The session cookie's value, signed in as a browser does (same-origin form POST)."""
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
-        session.post(
-            f"{url}/signin",
-            data={"token": secret},
-            headers={"Origin": url},
-            allow_redirects=False,
-        ) as answer,
-    ):
-        if answer.status != 303:
-            raise RuntimeError(f"sign-in: HTTP {answer.status}")
-        return answer.cookies[COOKIE].value
 
 
 async def _server_times(url: str, cookie: str) -> dict[str, list[float]]:
@@ -261,7 +245,7 @@ async def _run(dsn: str, bootstrap: str) -> list[Result]:
     config = node_config(dsn, schema, bootstrap, (token,))
     async with Node(config) as node, NodeServer(node) as server, chromium() as browser:
         url = server.url
-        cookie = await _sign_in(url, secret)
+        cookie = await console_session(url, secret)
         times = await _timed("server times", lambda: _server_times(url, cookie))
         loads = await _timed("browser loads", lambda: _browser_loads(browser, url, cookie))
         load = await _timed(

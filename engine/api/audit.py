@@ -17,7 +17,6 @@ from aiohttp import web
 
 from engine.api import params, queries
 from engine.api.context import allowed_sites, context, json
-from engine.api.errors import bad_request
 from projections.rows import AuditRow
 from projections.tables import AUDIT_LOG
 
@@ -61,17 +60,13 @@ async def audit_body(
         select.filter("r.target_site = ANY(%(sites)s)", sites=sites)
     after = None
     if (raw := query.get("cursor")) is not None:
-        event_time, event_hex = params.decode_cursor(raw, _CURSOR, (int, str))
-        try:
-            after = (event_time, bytes.fromhex(event_hex))
-        except ValueError:
-            raise bad_request("parameter 'cursor': not a cursor this API gave") from None
+        after = params.decode_event_cursor(raw, _CURSOR)
     rows = await ctx.fetch(select.page(_KEY, True, after, limit), select.params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = AuditRow(*rows[-1])
-        next_cursor = params.encode_cursor(_CURSOR, (last.event_time, last.event_id.hex()))
+        next_cursor = params.encode_event_cursor(_CURSOR, last.event_time, last.event_id)
     return {
         "host": host,
         "service": service or None,

@@ -55,6 +55,17 @@ FIELD_KINDS: dict[Kind, Schema] = {
 }
 
 
+def _subject_page(item: Schema) -> Schema:
+    """One page of a subject's list (its history, its audit trail), newest first."""
+    return obj(
+        ["host", "service", "items", "next_cursor"],
+        host=STR,
+        service=nullable("string"),
+        next_cursor=nullable("string"),
+        items={"type": "array", "items": item},
+    )
+
+
 COMPONENTS: Schema = {
     "Error": obj(["error"], error=obj(["code", "message"], code=STR, message=STR)),
     "State": obj(
@@ -151,45 +162,31 @@ COMPONENTS: Schema = {
         comments={"type": "array", "items": ref("Comment")},
         at=INT,
     ),
-    "History": obj(
-        ["host", "service", "items", "next_cursor"],
-        host=STR,
-        service=nullable("string"),
-        next_cursor=nullable("string"),
-        items={
-            "type": "array",
-            "items": obj(
-                ["check_time", "state", "state_type", "output"],
-                check_time=INT,
-                state=INT,
-                state_name=STR,
-                state_type=STR,
-                previous_state=nullable("integer"),
-                previous_state_name=nullable("string"),
-                attempt=INT,
-                output=STR,
-            ),
-        },
+    "History": _subject_page(
+        obj(
+            ["check_time", "state", "state_type", "output"],
+            check_time=INT,
+            state=INT,
+            state_name=STR,
+            state_type=STR,
+            previous_state=nullable("integer"),
+            previous_state_name=nullable("string"),
+            attempt=INT,
+            output=STR,
+        ),
     ),
-    "Audit": obj(
-        ["host", "service", "items", "next_cursor"],
-        host=STR,
-        service=nullable("string"),
-        next_cursor=nullable("string"),
-        items={
-            "type": "array",
-            "items": obj(
-                ["event_id", "event_time", "action", "author", "site", "origin", "details"],
-                event_id=STR,
-                event_time=INT,
-                action=STR,
-                author=STR,
-                site=STR,
-                origin=STR,
-                target_site=STR,
-                details={"type": "object"},
-            ),
-        },
+    "Audit": _subject_page(
+        obj(
+            ["event_id", "event_time", "action", "author", "site", "origin", "details"],
+            event_id=STR,
+            event_time=INT,
+            action=STR,
+            author=STR,
+            site=STR,
+            origin=STR,
+            target_site=STR,
+            details={"type": "object"},
+        ),
     ),
     "Perfdata": obj(
         ["host", "service", "from", "to", "resolution", "step", "series"],

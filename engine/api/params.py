@@ -178,6 +178,21 @@ def decode_cursor(value: str, sort: str, kinds: tuple[type, ...]) -> tuple[Any, 
     return tuple(key)
 
 
+def encode_event_cursor(sort: str, instant: int, event_id: bytes) -> str:
+    """The cursor of a list ordered by an instant, then by event id (history, audit)."""
+    return encode_cursor(sort, (instant, event_id.hex()))
+
+
+def decode_event_cursor(value: str, sort: str) -> tuple[int, bytes]:
+    """The (instant, event id) an :func:`encode_event_cursor` cursor stands for; 400 if it
+    is not one of ours for this sort."""
+    instant, event_hex = decode_cursor(value, sort, (int, str))
+    try:
+        return instant, bytes.fromhex(event_hex)
+    except ValueError:
+        raise bad_request("parameter 'cursor': not a cursor this API gave") from None
+
+
 def json_object(body: bytes) -> dict[str, Any]:
     try:
         value = orjson.loads(body)

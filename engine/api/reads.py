@@ -238,18 +238,14 @@ async def history_body(
         select.filter("r.target_site = ANY(%(sites)s)", sites=sites)
     after = None
     if (raw := query.get("cursor")) is not None:
-        check_time, event_hex = params.decode_cursor(raw, "history", (int, str))
-        try:
-            after = (check_time, bytes.fromhex(event_hex))
-        except ValueError:
-            raise bad_request("parameter 'cursor': not a cursor this API gave") from None
+        after = params.decode_event_cursor(raw, "history")
     key = ("check_time", "event_id")
     rows = await ctx.fetch(select.page(key, True, after, limit), select.params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = HistoryRow(*rows[-1])
-        next_cursor = params.encode_cursor("history", (last.check_time, last.event_id.hex()))
+        next_cursor = params.encode_event_cursor("history", last.check_time, last.event_id)
     return {
         "host": host,
         "service": service or None,

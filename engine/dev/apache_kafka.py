@@ -17,7 +17,6 @@ import logging
 import shutil
 import socket
 import struct
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from engine.dev.process import (
     port_accepts,
     register_for_exit,
     run_to_completion,
+    service_directory,
     unregister_for_exit,
 )
 from engine.dev.tansu import api_versions_ok
@@ -274,18 +274,12 @@ class ApacheKafka:
         return self
 
     def _prepare_home(self) -> Path:
-        try:
-            if self._given_dir is not None:
-                self._given_dir.mkdir(parents=True, exist_ok=True)
-            elif self._temp_dir is None:
-                self._temp_dir = Path(tempfile.mkdtemp(prefix="sitelog-kafka-"))
-        except OSError as exc:
-            raise EmbeddedServiceError(
-                f"could not create the Apache Kafka directory: {exc.strerror or exc} "
-                f"({exc.filename or self._given_dir or tempfile.gettempdir()})"
-            ) from exc
-        assert self.home is not None
-        return self.home
+        home = service_directory(
+            self._given_dir, self._temp_dir, "sitelog-kafka-", "Apache Kafka directory"
+        )
+        if self._given_dir is None:
+            self._temp_dir = home
+        return home
 
     def _write_settings(self, path: Path) -> None:
         assert self.data_dir is not None

@@ -21,6 +21,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,22 @@ def unregister_for_exit(obj: Stoppable) -> None:
     """Forget ``obj`` (it stopped); unknown objects are ignored."""
     with _registry_lock:
         _live.pop(id(obj), None)
+
+
+def service_directory(given: Path | None, made: Path | None, prefix: str, what: str) -> Path:
+    """Where a service keeps its files: ``given`` (created if missing), else the temporary
+    directory it ``made`` before, else a new one; EmbeddedServiceError in one line naming
+    ``what`` when it cannot be had."""
+    try:
+        if given is not None:
+            given.mkdir(parents=True, exist_ok=True)
+            return given
+        return made if made is not None else Path(tempfile.mkdtemp(prefix=prefix))
+    except OSError as exc:
+        raise EmbeddedServiceError(
+            f"could not create the {what}: {exc.strerror or exc} "
+            f"({exc.filename or given or tempfile.gettempdir()})"
+        ) from exc
 
 
 class RunAs(NamedTuple):

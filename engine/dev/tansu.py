@@ -14,7 +14,6 @@ import os
 import shutil
 import socket
 import struct
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from engine.dev.process import (
     log_tail,
     port_accepts,
     register_for_exit,
+    service_directory,
     unregister_for_exit,
 )
 from engine.errors import EmbeddedServiceError
@@ -190,16 +190,11 @@ class EmbeddedBroker:
         return self
 
     def _prepare_log(self) -> Path:
-        try:
-            if self._given_log_dir is not None:
-                self._given_log_dir.mkdir(parents=True, exist_ok=True)
-            elif self._temp_log_dir is None:
-                self._temp_log_dir = Path(tempfile.mkdtemp(prefix="sitelog-tansu-"))
-        except OSError as exc:
-            raise EmbeddedServiceError(
-                f"could not create the broker log directory: {exc.strerror or exc} "
-                f"({exc.filename or self._given_log_dir or tempfile.gettempdir()})"
-            ) from exc
+        log_dir = service_directory(
+            self._given_log_dir, self._temp_log_dir, "sitelog-tansu-", "broker log directory"
+        )
+        if self._given_log_dir is None:
+            self._temp_log_dir = log_dir
         log_path = self.log_path
         assert log_path is not None
         return log_path

@@ -108,26 +108,35 @@ async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> 
     what = f"creating topic {topic} on {settings.bootstrap_servers}"
     try:
         await bounded(admin.start(), settings.connect_timeout, what)
-        response = await bounded(
-            admin.create_topics(
-                [NewTopic(topic, partitions, settings.replication_factor)],
-                timeout_ms=int(settings.connect_timeout * 1000),
-            ),
-            settings.connect_timeout,
-            what,
-        )
-        for _topic, code, message in response.topic_errors:
-            if code not in (0, TopicAlreadyExistsError.errno):
-                raise LogError(f"{what}: error {code}: {message}")
-            if code == 0:
-                log.info("created topic %s with %d partitions", topic, partitions)
+        await _create_topic(admin, settings, topic, partitions, what)
     finally:
         await admin.close()
 
 
-async def topic_partitions(settings: KafkaSettings, topic: str, seconds: float) -> list[int]:
+async def _create_topic(
+    admin: AIOKafkaAdminClient, settings: KafkaSettings, topic: str, partitions: int, what: str
+) -> None:
+    response = await bounded(
+        admin.create_topics(
+            [NewTopic(topic, partitions, settings.replication_factor)],
+            timeout_ms=int(settings.connect_timeout * 1000),
+        ),
+        settings.connect_timeout,
+        what,
+    )
+    for _topic, code, message in response.topic_errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise LogError(f"{what}: error {code}: {message}")
+        if code == 0:
+            log.info("created topic %s with %d partitions", topic, partitions)
+
+
+async def topic_partitions(
+    settings: KafkaSettings, topic: str, seconds: float, *, create: int | None = None
+) -> list[int]:
     """The partitions of ``topic``, asked of the brokers by name, waiting (at most
-    ``seconds``) for a topic just created to list them.
+    ``seconds``) for a topic just created to list them; ``create``: first create the
+    topic with that many partitions unless it exists (one admin connection for both).
 
     By name, not from a consumer's metadata: a consumer not yet assigned asks Metadata for
     no topic at all, which Apache Kafka answers with none (Tansu with every topic).
@@ -136,8 +145,11 @@ async def topic_partitions(settings: KafkaSettings, topic: str, seconds: float) 
     what = f"reading the partitions of {topic} on {settings.bootstrap_servers}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
+    creating = f"creating topic {topic} on {settings.bootstrap_servers}"
     try:
-        await bounded(admin.start(), settings.connect_timeout, what)
+        await bounded(admin.start(), settings.connect_timeout, what if create is None else creating)
+        if create is not None:
+            await _create_topic(admin, settings, topic, create, creating)
         while True:
             described = await bounded(admin.describe_topics([topic]), seconds, what)
             found = sorted(

@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
 from engine.lifecycle import Lifecycle, Service
-from engine.log.kafka import KafkaSettings, bounded, ensure_topic, topic_partitions
+from engine.log.kafka import KafkaSettings, bounded, topic_partitions
 from engine.log.records import (
     DEFAULT_PARTITIONS,
     DeadLetter,
@@ -122,8 +122,6 @@ class SiteLogReader(Service):
 
     async def start(self) -> None:
         self.lifecycle.check_start(f"the reader of {self.topic}")
-        if self._create_topic:
-            await ensure_topic(self.settings, self.topic, self._new_topic_partitions)
         # aiokafka clients bind to the running loop when built, so they are built here.
         consumer = self._consumer = _consumer(self.settings, **self._consumer_options)
         try:
@@ -131,7 +129,10 @@ class SiteLogReader(Service):
                 consumer.start(), self.settings.connect_timeout, self._what("connecting to")
             )
             self._partitions = await topic_partitions(
-                self.settings, self.topic, self.settings.connect_timeout
+                self.settings,
+                self.topic,
+                self.settings.connect_timeout,
+                create=self._new_topic_partitions if self._create_topic else None,
             )
         except BaseException:
             self._consumer = None

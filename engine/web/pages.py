@@ -31,7 +31,16 @@ from engine.node.tokens import TokenBook
 from engine.times import format_time
 from schemas.errors import SitelogError
 
-__all__ = ["CONSOLE", "SESSION", "Console", "duration", "is_fragment", "session_of", "signed_in"]
+__all__ = [
+    "CONSOLE",
+    "SESSION",
+    "Console",
+    "duration",
+    "is_fragment",
+    "segment",
+    "session_of",
+    "signed_in",
+]
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,7 +59,7 @@ class Console:
         self.templates.filters["iso"] = _iso
         # A name as one segment of a path: a '/' in a service's name is escaped too
         # (Jinja's urlencode keeps it, and the link would name another route).
-        self.templates.filters["segment"] = lambda name: quote(str(name), safe="")
+        self.templates.filters["segment"] = segment
 
     def render(self, template: str, **values: Any) -> str:
         config = self.node.config
@@ -78,6 +87,11 @@ def _iso(us: int | None) -> str:
     if us is None:
         return ""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(us // 1_000_000)) + "Z"
+
+
+def segment(name: object) -> str:
+    """``name`` as one segment of a URL path, a '/' in it escaped too."""
+    return quote(str(name), safe="")
 
 
 def duration(us: int) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -28,7 +28,7 @@ from engine.api import params
 from engine.api.audit import audit_body
 from engine.api.errors import bad_request
 from engine.api.reads import detail_body, history_body
-from engine.web.pages import CONSOLE, SESSION, duration, is_fragment, signed_in
+from engine.web.pages import CONSOLE, SESSION, duration, is_fragment, segment, signed_in
 from projections.perfdata import Range, parse_perfdata
 
 __all__ = ["PAGE_ROWS", "RANGES", "ROUTES", "downtime_progress", "graph_range"]
@@ -121,8 +121,8 @@ def _page_of(query: Mapping[str, str], cursor: str) -> dict[str, str]:
 
 def _path(host: str, service: str) -> str:
     """The subject's path (names URL-encoded, a '/' in a name too)."""
-    path = f"/hosts/{quote(host, safe='')}"
-    return path + (f"/services/{quote(service, safe='')}" if service else "")
+    path = f"/hosts/{segment(host)}"
+    return path + (f"/services/{segment(service)}" if service else "")
 
 
 async def detail(request: web.Request) -> web.Response:

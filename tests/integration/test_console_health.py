@@ -17,12 +17,12 @@ from engine.api.sessions import COOKIE, issue
 from projections.assignment import assign
 from schemas.types import MICROS_PER_SECOND, now_us
 from tests.support.api_deployment import Deployment
+from tests.support.browser import session_cookie
 from tests.support.health_deployment import (
     DEVICES,
     SERVERS,
     cut_deployment,
     pool_world,
-    session_cookie,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -12,20 +12,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.api.sessions import COOKIE
 from tests.support.api_deployment import Deployment
+from tests.support.browser import session_cookie
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 MINUTE = 60_000_000
-
-
-async def session_cookie(session: aiohttp.ClientSession, url: str, secret: str) -> dict[str, str]:
-    async with session.post(
-        f"{url}/signin", data={"token": secret}, headers={"Origin": url}, allow_redirects=False
-    ) as answer:
-        assert answer.status == 303, await answer.text()
-        return {"Cookie": f"{COOKIE}={answer.cookies[COOKIE].value}"}
 
 
 async def page(
@@ -68,7 +60,7 @@ async def test_a_service_page_shows_its_state_operations_timeline_and_audit(
         await command(
             deployment, session, "acknowledge", host=host, service=service, comment="on it, Marie"
         )
-        cookie = await session_cookie(session, url, deployment.secrets["operator"])
+        cookie = await session_cookie(url, deployment.secrets["operator"])
         status, text = await page(session, url, f"/hosts/{host}/services/{service}", cookie)
         assert status == 200, text
         latest = deployment.latest[(host, service)]
@@ -114,7 +106,7 @@ async def test_a_service_page_shows_its_state_operations_timeline_and_audit(
         )
         assert status == 200 and "<html" not in part and "on it, Marie" in part
         # A read-only token sees the page without action controls.
-        reader = await session_cookie(session, url, deployment.secrets["reader"])
+        reader = await session_cookie(url, deployment.secrets["reader"])
         status, text = await page(session, url, f"/hosts/{host}/services/{service}", reader)
         assert status == 200 and "on it, Marie" in text
         assert "data-dialog" not in text and "data-command" not in text
@@ -161,7 +153,7 @@ async def test_a_host_page_and_its_audit_api(deployment: Deployment) -> None:
         )
         assert status == 400 and "cursor" in bad["error"]["message"]
 
-        cookie = await session_cookie(session, url, deployment.secrets["operator"])
+        cookie = await session_cookie(url, deployment.secrets["operator"])
         status, text = await page(session, url, "/hosts/p-004", cookie)
         assert status == 200, text
         assert "<h1>Host p-004" in text and "host note 2" in text
@@ -171,7 +163,7 @@ async def test_a_host_page_and_its_audit_api(deployment: Deployment) -> None:
 async def test_bad_subjects_and_urls_are_one_line_messages(deployment: Deployment) -> None:
     url = deployment.urls["central"]
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
-        cookie = await session_cookie(session, url, deployment.secrets["paris-operator"])
+        cookie = await session_cookie(url, deployment.secrets["paris-operator"])
         cases = [
             (
                 "/hosts/p-001/services/nothing",

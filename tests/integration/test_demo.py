@@ -98,29 +98,46 @@ def kill_with_its_services(pid: int) -> None:
             os.killpg(int(child), signal.SIGKILL)
 
 
-def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
-    started = time.monotonic()
-    demo = subprocess.Popen(
-        [SITELOG, "demo", "--hosts", "40", "--report-every", "1", "--duration", "120"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
+class RunningDemo:
+    """``sitelog demo ARGS`` in a session of its own, its output read line by line."""
 
-    def pump() -> None:
-        for line in demo.stdout or []:
-            lines.put(line)
+    def __init__(self, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [SITELOG, "demo", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        #: Every line read so far.
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
 
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
+    def _pump(self) -> None:
+        for line in self.process.stdout or []:
+            self._lines.put(line)
 
-    def next_line(deadline: float) -> str:
-        line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-        seen.append(line)
+    def next_line(self, deadline: float) -> str:
+        """The next line, waiting until ``deadline`` (monotonic) at most."""
+        line = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        self.seen.append(line)
         return line
 
+    def interrupt(self) -> int:
+        """Ctrl-C, and its exit code; a demo that does not stop is killed with its services."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            kill_with_its_services(self.process.pid)
+            raise
+
+
+def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
+    started = time.monotonic()
+    demo = RunningDemo("--hosts", "40", "--report-every", "1", "--duration", "120")
+    next_line = demo.next_line
     try:
         deadline = started + 30
         while "ready in" not in next_line(deadline):
@@ -139,7 +156,7 @@ def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
             if match := re.match(r"\[[\d:]+\] (\S+)\s+(.*)", next_line(deadline)):
                 latest[match[1]] = match[2]
         assert "lyon" not in latest["paris-1"] and "paris" not in latest["lyon-1"]
-        output = "".join(seen)
+        output = "".join(demo.seen)
         ports = [int(p) for p in re.findall(r"broker \w+\s+127\.0\.0\.1:(\d+)", output)]
         assert len(ports) == 3
         apis = dict(re.findall(r"api (\S+)\s+(http://\S+)/api/v1/", output))
@@ -153,12 +170,7 @@ def test_demo_comes_up_shows_each_node_its_subset_and_stops_cleanly() -> None:
         assert set(consoles) == set(apis)
         asyncio.run(check_console(consoles, operate[1]))
     finally:
-        os.killpg(demo.pid, signal.SIGINT)
-        try:
-            code = demo.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            kill_with_its_services(demo.pid)
-            raise
+        code = demo.interrupt()
     print(f"demo ready in {ready_after:.1f}s")
     assert ready_after < 30
     assert code == 0
@@ -169,53 +181,21 @@ def test_demo_on_apache_kafka_projects_every_site_and_stops_cleanly() -> None:
     """``sitelog demo --kafka apache``: the same deployment on three Apache Kafka brokers."""
     require_program("java", "Apache Kafka runs on the JVM")
     require_program("mvn", "Apache Kafka's jars come from Maven Central")
-    demo = subprocess.Popen(
-        [
-            SITELOG,
-            "demo",
-            "--kafka",
-            "apache",
-            "--hosts",
-            "10",
-            "--report-every",
-            "1",
-            "--duration",
-            "120",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+    demo = RunningDemo(
+        "--kafka", "apache", "--hosts", "10", "--report-every", "1", "--duration", "120"
     )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        for line in demo.stdout or []:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
     try:
         # The first run fetches the broker's jars (about 40 s from nothing).
         deadline = time.monotonic() + 150
         full = "10 hosts 30 services"
-        while not (
-            seen
-            and f"paris: {full}" in seen[-1]
-            and f"lyon: {full}" in seen[-1]
-            and "central-1" in seen[-1]
-        ):
-            seen.append(lines.get(timeout=max(0.01, deadline - time.monotonic())))
-        output = "".join(seen)
+        line = ""
+        while not (f"paris: {full}" in line and f"lyon: {full}" in line and "central-1" in line):
+            line = demo.next_line(deadline)
+        output = "".join(demo.seen)
         assert output.count("Apache Kafka 4.1.2") == 3, output
         ports = [int(p) for p in re.findall(r"broker \w+\s+127\.0\.0\.1:(\d+)", output)]
         assert len(ports) == 3
     finally:
-        os.killpg(demo.pid, signal.SIGINT)
-        try:
-            code = demo.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            kill_with_its_services(demo.pid)
-            raise
+        code = demo.interrupt()
     assert code == 0
     assert not any(port_accepts(port) for port in ports)

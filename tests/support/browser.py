@@ -15,8 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from engine.api.sessions import COOKIE
 from tests.support.services import require_program
 
 FLAGS = [
@@ -81,6 +83,27 @@ class ConsolePage:
         target.parent.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=str(target), full_page=True)
         return target
+
+
+async def console_session(url: str, secret: str) -> str:
+    """The value of a console session cookie for ``secret``, signed in over HTTP as the
+    sign-in form does (a same-origin POST)."""
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http,
+        http.post(
+            f"{url}/signin",
+            data={"token": secret},
+            headers={"Origin": url},
+            allow_redirects=False,
+        ) as answer,
+    ):
+        assert answer.status == 303, await answer.text()
+        return answer.cookies[COOKIE].value
+
+
+async def session_cookie(url: str, secret: str) -> dict[str, str]:
+    """The ``Cookie`` header of a console session for ``secret``."""
+    return {"Cookie": f"{COOKIE}={await console_session(url, secret)}"}
 
 
 async def sign_in(page: Page, url: str, secret: str) -> None:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from engine.api.sessions import COOKIE
 from engine.dev import EmbeddedBroker
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
@@ -39,7 +38,7 @@ from schemas.types import MICROS_PER_SECOND, now_us
 from tests.support.api_deployment import Deployment
 from tests.support.kafka_proxy import KafkaProxy
 
-__all__ = ["DEVICES", "SERVERS", "CutDeployment", "cut_deployment", "pool_world", "session_cookie"]
+__all__ = ["DEVICES", "SERVERS", "CutDeployment", "cut_deployment", "pool_world"]
 
 
 @dataclass
@@ -138,21 +137,6 @@ async def cut_deployment(pg_dsn: str) -> AsyncIterator[CutDeployment]:
                 await d.append_paris(200)
                 await d.wait_projected(60)
                 yield d
-
-
-async def session_cookie(url: str, secret: str) -> dict[str, str]:
-    """The ``Cookie`` header of a console session for ``secret``, signed in as a form would."""
-    async with (
-        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http,
-        http.post(
-            f"{url}/signin",
-            data={"token": secret},
-            headers={"Origin": url},
-            allow_redirects=False,
-        ) as answer,
-    ):
-        assert answer.status == 303, await answer.text()
-        return {"Cookie": f"{COOKIE}={answer.cookies[COOKIE].value}"}
 
 
 SERVERS = ("ms-1", "ms-2", "ms-3")
