@@ -298,11 +298,14 @@ async def test_a_storm_of_events_refreshes_the_list_at_most_once_a_second(
     async with console_page(browser, url, deployment.secrets["paris-local"], name="storm") as tab:
         page = tab.page
         await expect(page.locator("#live")).to_have_attribute("data-state", "live")
-        # When the page starts each list refresh, by its own clock.
+        # When the page starts each refresh of its live parts, by its own clock, and
+        # how many list requests went out.
         await page.evaluate(
-            """() => { window.fetchedAt = [];
+            """() => { window.refreshedAt = []; window.listFetches = 0;
+                document.addEventListener(
+                    'sitelog:refresh', e => window.refreshedAt.push(e.detail.at));
                 document.addEventListener('htmx:beforeRequest', e => {
-                    if (e.detail.target.id === 'problems') window.fetchedAt.push(performance.now());
+                    if (e.detail.target.id === 'problems') window.listFetches += 1;
                 }); }"""
         )
         subjects = await service_problems(page)
@@ -318,9 +321,11 @@ async def test_a_storm_of_events_refreshes_the_list_at_most_once_a_second(
         h, s = subjects[0]
         await expect(row(page, h, s).locator("td.output")).to_have_text("burst 11", timeout=5000)
         elapsed = time.monotonic() - started
-        fetched: list[float] = await page.evaluate("window.fetchedAt")
-        assert fetched, "the storm caused no refresh at all"
-        gaps = [b - a for a, b in itertools.pairwise(fetched)]
-        # The page allows itself one refresh a second (timer jitter of a few ms aside).
-        assert all(gap >= 990 for gap in gaps), gaps
-        assert len(fetched) <= elapsed + 1
+        refreshed: list[float] = await page.evaluate("window.refreshedAt")
+        assert refreshed, "the storm caused no refresh at all"
+        gaps = [b - a for a, b in itertools.pairwise(refreshed)]
+        # The page allows itself one refresh a second: measured where it decides, since
+        # the request itself may leave a few ms later on a loaded machine.
+        assert all(gap >= 995 for gap in gaps), gaps  # timers are clamped to a few ms
+        fetches: int = await page.evaluate("window.listFetches")
+        assert 1 <= fetches <= len(refreshed) <= elapsed + 1

@@ -106,14 +106,16 @@
   // ---- refreshing the live parts of the page --------------------------------------
   function refreshSoon() {
     if (refreshTimer) return;
-    const wait = Math.max(0, lastRefresh + REFRESH_GAP - Date.now());
+    const wait = Math.max(0, lastRefresh + REFRESH_GAP - performance.now());
     refreshTimer = setTimeout(function () { refreshTimer = null; refresh(); }, wait);
   }
 
   function refresh() {
     if (!visible()) return;
     if (inFlight) { dirty = true; return; }
-    lastRefresh = Date.now();
+    lastRefresh = performance.now();
+    // Tests and tools watch this to see the page keep its own pace.
+    document.dispatchEvent(new CustomEvent("sitelog:refresh", { detail: { at: lastRefresh } }));
     document.querySelectorAll("[data-live]").forEach(function (part) {
       inFlight += 1;
       const url = part.dataset.liveUrl || location.pathname + location.search;
