@@ -1,8 +1,10 @@
 """Shared fixtures: a real Kafka-protocol broker and a real PostgreSQL for the whole session.
 
 ``SITELOG_TEST_BOOTSTRAP`` / ``SITELOG_TEST_DSN`` point at existing services; otherwise
-the embedded Tansu broker and PostgreSQL are started once and stopped by their pid at
-the end (also when tests fail). When a service cannot be had, its tests are skipped,
+the broker ``SITELOG_TEST_BROKER`` names (``tests.support.brokers``: Tansu by default, or
+Apache Kafka) and PostgreSQL are started once and stopped by their pid at the end (also
+when tests fail). ``contract_kafka`` runs a test on both brokers, each started once per
+session. When a service cannot be had, its tests are skipped,
 except with ``CI=true``, where they fail: CI must prove the real thing.
 """
 
@@ -17,11 +19,13 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser
 
-from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedPostgres
+from engine.dev.brokers import BrokerKind
 from engine.errors import EmbeddedServiceError
 from engine.log.kafka import KafkaSettings
 from projections.postgres import PostgresSink
 from tests.support.api_deployment import Deployment, start_deployment
+from tests.support.brokers import CONTRACT_BROKERS, TEST_BROKER, test_broker
 from tests.support.browser import chromium
 from tests.support.services import unavailable
 
@@ -32,15 +36,45 @@ def bootstrap() -> Iterator[str]:
     if given := os.environ.get("SITELOG_TEST_BOOTSTRAP"):
         yield given
         return
+    yield from _session_broker(None)
+
+
+def _session_broker(kind: BrokerKind | None) -> Iterator[str]:
+    broker = test_broker(kind)
     try:
-        broker = EmbeddedBroker()
         broker.start()
     except EmbeddedServiceError as exc:
-        unavailable("Kafka broker", exc)
+        broker.stop()
+        unavailable(f"Kafka broker ({kind or TEST_BROKER})", exc)
     try:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu_bootstrap(bootstrap: str) -> Iterator[str]:
+    """Bootstrap servers of Tansu (the session broker when it is Tansu)."""
+    if TEST_BROKER is BrokerKind.TANSU or os.environ.get("SITELOG_TEST_BOOTSTRAP"):
+        yield bootstrap
+        return
+    yield from _session_broker(BrokerKind.TANSU)
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_bootstrap(bootstrap: str) -> Iterator[str]:
+    """Bootstrap servers of Apache Kafka (the session broker when it is Apache Kafka)."""
+    if TEST_BROKER is BrokerKind.KAFKA and not os.environ.get("SITELOG_TEST_BOOTSTRAP"):
+        yield bootstrap
+        return
+    yield from _session_broker(BrokerKind.KAFKA)
+
+
+@pytest.fixture(params=[kind.value for kind in CONTRACT_BROKERS])
+def contract_kafka(request: pytest.FixtureRequest) -> KafkaSettings:
+    """Settings for a broker contract test, which runs once on each broker."""
+    fixture = "tansu_bootstrap" if request.param == BrokerKind.TANSU else "apache_kafka_bootstrap"
+    return KafkaSettings(request.getfixturevalue(fixture), connect_timeout=15.0)
 
 
 @pytest.fixture(scope="session")

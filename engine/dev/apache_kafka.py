@@ -327,9 +327,14 @@ class ApacheKafka:
                 shutil.rmtree(temp_dir, ignore_errors=True)
         unregister_for_exit(self)
 
-    def restart(self) -> ApacheKafka:
-        """Stop and start again on the same ports; the records on disk stay."""
+    def restart(self, *, wipe: bool = False) -> ApacheKafka:
+        """Stop and start again on the same ports; the records on disk stay, unless
+        ``wipe``: then the log directory is deleted and formatted anew (a broker that
+        lost its disk, with a new cluster id), as an operator would after a disk loss."""
         self._stop_child()
+        if wipe and self.data_dir is not None:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self.cluster_id = _new_cluster_id()
         return self.start()
 
     def __enter__(self) -> ApacheKafka:

@@ -236,8 +236,11 @@ class EmbeddedBroker:
             shutil.rmtree(temp_dir, ignore_errors=True)
         unregister_for_exit(self)
 
-    def restart(self) -> EmbeddedBroker:
-        """Stop and start again on the same port; in-memory storage starts empty."""
+    def restart(self, *, wipe: bool = False) -> EmbeddedBroker:
+        """Stop and start again on the same port. Tansu keeps its logs in memory, so
+        every restart starts empty: ``wipe`` is accepted for the same surface as
+        ``ApacheKafka.restart`` (where only ``wipe=True`` loses the records)."""
+        del wipe
         self._stop_child()
         return self.start()
 
