@@ -2,6 +2,7 @@
 #   make test   venv, install, full test suite (embedded broker and PostgreSQL; installs
 #               Debian's nagios4-core, prometheus and chromium for the Nagios, promtool
 #               and browser tests when apt-get is there)
+#   make test-kafka   the same suite with every broker an Apache Kafka (needs Java and Maven)
 #   make demo   the whole deployment on this machine (Ctrl-C stops it)
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 # browsers, so two workers (each with its own broker and PostgreSQL) share two cores well.
 TEST_WORKERS ?= 2
 
-.PHONY: install test demo lint bench screenshots clean
+.PHONY: install test-tools test test-kafka demo lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +22,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+test-tools: $(STAMP)
 	@sh tests/support/install_debian.sh nagios4-core /usr/sbin/nagios4 "the Nagios tests"
 	@sh tests/support/install_debian.sh prometheus /usr/bin/promtool "the promtool test"
 	@sh tests/support/install_debian.sh chromium /usr/bin/chromium "the browser tests"
+
+# Every test on Tansu; the broker contract tests on Apache Kafka too (tests/support/brokers.py).
+test: test-tools
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# Every test on Apache Kafka (its jars fetched once with Maven into ~/.cache/sitelog/).
+test-kafka: test-tools
+	SITELOG_TEST_BROKER=kafka $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(VENV)/bin/sitelog demo

@@ -1,4 +1,9 @@
-"""Shared benchmark plumbing: results as JSON lines, medians of alternating rounds, services."""
+"""Shared benchmark plumbing: results as JSON lines, medians of alternating rounds, services.
+
+The broker is chosen once per run (``use_broker``): an embedded Tansu (the default) or an
+embedded Apache Kafka, or the brokers at ``SITELOG_BENCH_BOOTSTRAP``. Every figure and its
+baseline of one run are measured on that same broker.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedPostgres
+from engine.dev.brokers import BrokerKind, embedded_broker
 from engine.log.kafka import KafkaSettings
 from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.poller import simulation
@@ -74,13 +80,31 @@ def alternate(rounds: int, *runs: Callable[[int], float]) -> list[list[float]]:
     return samples
 
 
+#: Brokers to measure on instead of an embedded one.
+ENV_BOOTSTRAP = "SITELOG_BENCH_BOOTSTRAP"
+# The embedded broker of this run: one process runs one set of benchmarks on one broker.
+_broker_kind = BrokerKind.TANSU
+
+
+def use_broker(kind: BrokerKind) -> None:
+    """Run the following benchmarks on an embedded broker of ``kind``."""
+    global _broker_kind
+    _broker_kind = kind
+
+
+def broker_name() -> str:
+    """What the figures were measured on: ``tansu``, ``kafka`` or ``external``."""
+    return "external" if os.environ.get(ENV_BOOTSTRAP) else str(_broker_kind)
+
+
 @contextmanager
 def broker() -> Iterator[str]:
     """Bootstrap servers: SITELOG_BENCH_BOOTSTRAP, or an embedded broker for this run."""
-    if given := os.environ.get("SITELOG_BENCH_BOOTSTRAP"):
+    if given := os.environ.get(ENV_BOOTSTRAP):
         yield given
         return
-    with EmbeddedBroker() as embedded:
+    with embedded_broker(_broker_kind) as embedded:
+        note(f"{_broker_kind} broker on {embedded.bootstrap_servers}")
         yield embedded.bootstrap_servers
 
 

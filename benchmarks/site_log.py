@@ -2,7 +2,10 @@
 
 - ``site_log_write``: events/s appending check results with ``SiteLogWriter.append_many``
   (Avro encoding included), against a raw aiokafka producer sending the same
-  pre-encoded bytes with the same keys (one ``send()`` per record, same settings).
+  pre-encoded bytes with the same keys (one ``send()`` per record, same batching). The
+  baseline is never idempotent, on either broker; where the brokers grant producer ids (Apache
+  Kafka) the writer is, so an idempotent raw producer is measured too
+  (``idempotent_baseline``), to tell what idempotence costs from what sitelog costs.
 - ``site_log_read``: events/s reading and decoding a log with ``SiteLogReader``,
   against a raw aiokafka consumer fetching the same records without decoding.
 """
@@ -15,7 +18,7 @@ import uuid
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from benchmarks.harness import Result, alternate, broker, median_rate, note, raw_consume
-from engine.log.kafka import KafkaSettings, ensure_topic
+from engine.log.kafka import KafkaSettings, ensure_topic, grants_idempotence
 from engine.log.reader import SiteLogReader
 from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.log.writer import SiteLogWriter
@@ -53,8 +56,11 @@ def check_results(site: str, count: int) -> list[Event]:
     return events
 
 
-async def _sitelog_write(settings: KafkaSettings, site: str, events: list[Event]) -> float:
+async def _sitelog_write(
+    settings: KafkaSettings, site: str, events: list[Event], modes: list[bool | None]
+) -> float:
     async with SiteLogWriter(site, settings) as writer:
+        modes.append(writer.idempotent)  # what it chose at start, to report beside the figure
         loop = asyncio.get_running_loop()
         started = loop.time()
         await writer.append_many(events)
@@ -62,13 +68,17 @@ async def _sitelog_write(settings: KafkaSettings, site: str, events: list[Event]
 
 
 async def _raw_write(
-    settings: KafkaSettings, site: str, records: list[tuple[bytes, bytes]]
+    settings: KafkaSettings,
+    site: str,
+    records: list[tuple[bytes, bytes]],
+    *,
+    idempotent: bool = False,
 ) -> float:
     await ensure_topic(settings, topic_for(site), DEFAULT_PARTITIONS)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap_servers,
         acks="all",
-        enable_idempotence=False,
+        enable_idempotence=idempotent,
         linger_ms=5,
         max_batch_size=256 * 1024,
     )
@@ -106,25 +116,41 @@ def run(events: int = EVENTS, rounds: int = ROUNDS) -> list[Result]:
         settings = KafkaSettings(bootstrap)
         sample = check_results("bench", events)
         encoded = [(e.key.encode(), codec.encode(e)) for e in sample]
+        idempotent = asyncio.run(grants_idempotence(settings, "the benchmark's broker"))
         note(f"site_log: {events} events x {rounds} rounds on {bootstrap}")
+        note(f"site_log: the writer is {'' if idempotent else 'not '}idempotent on this broker")
         written: list[str] = []
+        modes: list[bool | None] = []
 
         def sitelog_write(_: int) -> float:
             site = f"b{uuid.uuid4().hex[:10]}"
             written.append(site)
-            return asyncio.run(_sitelog_write(settings, site, sample))
+            return asyncio.run(_sitelog_write(settings, site, sample, modes))
 
         def raw_write(_: int) -> float:
             return asyncio.run(_raw_write(settings, f"r{uuid.uuid4().hex[:10]}", encoded))
 
-        ours, raw = alternate(rounds, sitelog_write, raw_write)
+        def raw_write_idempotent(_: int) -> float:
+            site = f"i{uuid.uuid4().hex[:10]}"
+            return asyncio.run(_raw_write(settings, site, encoded, idempotent=True))
+
+        runs = [sitelog_write, raw_write] + ([raw_write_idempotent] if idempotent else [])
+        ours, raw, *raw_idempotent = alternate(rounds, *runs)
+        if set(modes) != {idempotent}:
+            raise RuntimeError(f"the writer was idempotent {modes}, the broker said {idempotent}")
+        extra: dict[str, object] = {"events": events, "rounds": rounds, "idempotent": idempotent}
+        if raw_idempotent:
+            extra["idempotent_baseline"] = round(median_rate(raw_idempotent[0]), 1)
+            extra["idempotent_baseline_ratio"] = round(
+                median_rate(ours) / median_rate(raw_idempotent[0]), 3
+            )
         write = Result(
             "site_log_write",
             median_rate(ours),
             "events/s",
             median_rate(raw),
-            "aiokafka send() loop, same bytes and keys",
-            {"events": events, "rounds": rounds},
+            "aiokafka send() loop, same bytes and keys, not idempotent",
+            extra,
         )
 
         def sitelog_read(round_no: int) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas.errors import SitelogError
 
 __all__ = [
+    "BrokerRefusedError",
     "BrokerUnavailableError",
     "CentralOnlyError",
     "CommandError",
@@ -20,8 +21,10 @@ __all__ = [
     "LifecycleError",
     "LogError",
     "LogGapError",
+    "LogReplacedError",
     "LogWentBackwardsError",
     "OutsideSubsetError",
+    "SiteStoppedError",
     "SitelogError",
     "UnknownSubjectError",
 ]
@@ -50,6 +53,14 @@ class BrokerUnavailableError(LogError):
     """The brokers of a site could not be reached within the configured bound."""
 
 
+class BrokerRefusedError(LogError):
+    """The brokers and this client do not agree on security: a TLS certificate that does
+    not verify, SASL credentials refused, plaintext against a TLS port. A setting must
+    change; retrying the same will not help."""
+
+    retriable = False
+
+
 class LifecycleError(SitelogError):
     """A component was used out of its lifecycle: started twice, or used before its start
     or after its stop. A bug in the caller, never retried."""
@@ -74,6 +85,35 @@ class LogWentBackwardsError(LogError):
             "already consumed; the log went backwards (broker data lost?), stopping this site"
         )
         self.site, self.partition, self.expected, self.log_end = site, partition, expected, log_end
+
+
+class LogReplacedError(LogError):
+    """The log holds other records than the ones a node consumed from it: it was replaced
+    and refilled (a broker that lost its data, a topic deleted and recreated).
+
+    Its offsets no longer mean what the stored ones meant, so, as for a log that went
+    backwards, the site stops until an operator rebuilds from the logs (``sitelog replay``).
+    ``partition`` and ``offset`` are None when the topic's id is what differs.
+    """
+
+    retriable = False
+
+    def __init__(
+        self, site: str, partition: int | None, offset: int | None, expected: str, found: str
+    ) -> None:
+        if partition is None:
+            where = f"site {site}: the topic's id is {found}, not {expected} as read before"
+        else:
+            where = (
+                f"site {site} partition {partition}: offset {offset} holds {found}, "
+                f"not event {expected} consumed there"
+            )
+        super().__init__(
+            f"{where}; the log was replaced (broker data lost or topic recreated?), "
+            "stopping this site"
+        )
+        self.site, self.partition, self.offset = site, partition, offset
+        self.expected, self.found = expected, found
 
 
 class LogGapError(LogError):
@@ -108,6 +148,11 @@ class OutsideSubsetError(CommandError):
 
 class CentralOnlyError(CommandError):
     """Configuration is authored on central only."""
+
+
+class SiteStoppedError(CommandError):
+    """The node no longer reads its own site's log (stopped by an error retrying cannot fix),
+    so an event appended there could never be projected: the command is refused."""
 
 
 class ConflictError(CommandError):

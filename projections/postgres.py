@@ -28,9 +28,10 @@ from psycopg import sql
 from projections.digest import digest
 from projections.errors import ProjectionReplacedError
 from projections.postgres_asof import asof_functions
+from projections.postgres_columns import add_missing_columns
 from projections.postgres_errors import place_of, translated, translating
 from projections.rollups import BUCKET
-from projections.rows import DeadLetterRow
+from projections.rows import DeadLetterRow, OffsetRow
 from projections.sink import Offsets, RowsByTable
 from projections.state import Changes
 from projections.table import Table
@@ -107,13 +108,15 @@ class PostgresSink:
 
     @translating("creating projection {schema}")
     def create_tables(self) -> None:
-        """Create the schema and its tables if missing (idempotent).
+        """Create the schema and its tables if missing, and the columns declared since an
+        existing schema was made (``projections.postgres_columns``); idempotent.
 
-        When every table exists nothing is run: ``CREATE INDEX IF NOT EXISTS`` takes a
+        When every table exists nothing is created: ``CREATE INDEX IF NOT EXISTS`` takes a
         SHARE lock before it looks, which would stall a projector writing meanwhile.
         """
         with self.conn.transaction(), self.conn.cursor() as cur:
             if self._complete(cur):
+                add_missing_columns(cur, self.schema)
                 return
             cur.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
@@ -157,6 +160,7 @@ class PostgresSink:
                     generation
                 )
             )
+            add_missing_columns(cur, self.schema)  # of the tables that were there already
 
     def _stage(self, cur: psycopg.Cursor[Any]) -> None:
         # Temporary tables live as long as the connection; ON COMMIT DELETE ROWS empties
@@ -188,17 +192,22 @@ class PostgresSink:
                     out[table.name] = [table.make(r) for r in cur]
         return out
 
-    @translating("loading the offsets of {schema}")
     def load_offsets(self) -> Offsets:
         """The next offset to read, by site and partition."""
         offsets: Offsets = {}
+        for row in self.load_offset_rows():
+            offsets.setdefault(row.site, {})[row.partition] = row.next_offset
+        return offsets
+
+    @translating("loading the offsets of {schema}")
+    def load_offset_rows(self) -> list[OffsetRow]:
+        """Every partition's offset row: the next offset, and the log identity it was read
+        with (the last event consumed, the topic id), by site and partition."""
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
-                sql.SQL("SELECT site, partition, next_offset FROM {}").format(self._table(OFFSETS))
+                sql.SQL("SELECT {} FROM {}").format(column_list(OFFSETS), self._table(OFFSETS))
             )
-            for site, partition, next_offset in cur:
-                offsets.setdefault(site, {})[partition] = next_offset
-        return offsets
+            return [OFFSETS.make(row) for row in cur]
 
     @translating("loading the generation of {schema}")
     def load_generation(self) -> int:

@@ -236,10 +236,21 @@ class PoolLeaseRow(NamedTuple):
 
 
 class OffsetRow(NamedTuple):
+    """Where a projection is in one partition of a site log, and which log that is.
+
+    ``last_event_offset`` and ``last_event_id`` name the last event consumed (a dead letter
+    has no id: the event before it stays named), ``topic_id`` the topic read (16 bytes,
+    where the broker gives one): a node checks them against the log to tell a replaced log
+    from its own (``engine.log.identity``). None where not known (rows of older schemas).
+    """
+
     site: str
     partition: int
     next_offset: int
     last_event_time: int | None
+    last_event_offset: int | None = None
+    last_event_id: bytes | None = None
+    topic_id: bytes | None = None
 
 
 class DeadLetterRow(NamedTuple):

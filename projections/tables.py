@@ -362,6 +362,9 @@ site text
 partition integer
 next_offset bigint
 last_event_time bigint?
+last_event_offset bigint?
+last_event_id bytea?
+topic_id bytea?
 """),
     ("site", "partition"),
     digested=False,

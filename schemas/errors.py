@@ -24,12 +24,15 @@ whoever meets an error retries or stops by asking it, never by the order of its
     ├── LifecycleError                   engine
     ├── LogError                         engine       retriable
     │   ├── BrokerUnavailableError       engine       retriable
+    │   ├── BrokerRefusedError           engine
     │   ├── LogWentBackwardsError        engine
+    │   ├── LogReplacedError             engine
     │   └── LogGapError                  engine
     └── CommandError                     engine
         ├── UnknownSubjectError          engine
         ├── OutsideSubsetError           engine
         ├── CentralOnlyError             engine
+        ├── SiteStoppedError             engine
         └── ConflictError                engine
 
 A ``LogError`` translated from an aiokafka error takes that error's own ``retriable``.

@@ -3,8 +3,8 @@
 ``SITELOG_TEST_BOOTSTRAP`` / ``SITELOG_TEST_DSN`` point at existing services; otherwise
 the broker ``SITELOG_TEST_BROKER`` names (``tests.support.brokers``: Tansu by default, or
 Apache Kafka) and PostgreSQL are started once and stopped by their pid at the end (also
-when tests fail). ``contract_kafka`` runs a test on both brokers, each started once per
-session. When a service cannot be had, its tests are skipped,
+when tests fail). ``contract_kafka`` (and ``contract_kind``) runs a test on both brokers,
+each started once per session, lazily. When a service cannot be had, its tests are skipped,
 except with ``CI=true``, where they fail: CI must prove the real thing.
 """
 
@@ -71,9 +71,16 @@ def apache_kafka_bootstrap(bootstrap: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=[kind.value for kind in CONTRACT_BROKERS])
-def contract_kafka(request: pytest.FixtureRequest) -> KafkaSettings:
-    """Settings for a broker contract test, which runs once on each broker."""
-    fixture = "tansu_bootstrap" if request.param == BrokerKind.TANSU else "apache_kafka_bootstrap"
+def contract_kind(request: pytest.FixtureRequest) -> BrokerKind:
+    """The broker of a broker contract test, which runs once on each (ids ``tansu``,
+    ``kafka``): for a test that also starts brokers of its own (``test_broker(kind)``)."""
+    return BrokerKind(request.param)
+
+
+@pytest.fixture
+def contract_kafka(contract_kind: BrokerKind, request: pytest.FixtureRequest) -> KafkaSettings:
+    """Settings for a broker contract test: the session broker of ``contract_kind``."""
+    fixture = "tansu_bootstrap" if contract_kind is BrokerKind.TANSU else "apache_kafka_bootstrap"
     return KafkaSettings(request.getfixturevalue(fixture), connect_timeout=15.0)
 
 

@@ -13,6 +13,7 @@ from engine.errors import (
     ConflictError,
     LogError,
     OutsideSubsetError,
+    SiteStoppedError,
     UnknownSubjectError,
 )
 from projections.errors import DatabaseUnavailableError
@@ -51,6 +52,8 @@ def translate(exc: SitelogError) -> ApiError:
         return ApiError(403, "central-only", str(exc))
     if isinstance(exc, ConflictError):
         return ApiError(409, "conflict", str(exc))
+    if isinstance(exc, SiteStoppedError):
+        return ApiError(503, "site-stopped", str(exc))
     if isinstance(exc, BrokerUnavailableError | LogError):
         return ApiError(503, "log-unavailable", str(exc))
     if isinstance(exc, DatabaseUnavailableError):

@@ -4,7 +4,9 @@
 partition and in offset order within each: ``{"partition", "offset", "event"}``, or
 ``{"partition", "offset", "dead_letter"}`` for a record that does not decode (those
 are always printed, whatever the filters). Offsets are per partition, ``--to-offset``
-exclusive; ``--since``/``--until`` keep events whose event_time is in [since, until).
+exclusive; ``--since``/``--until`` keep events whose event_time is in [since, until)
+(``--since`` without ``--from-offset`` starts the read where the records from that time
+on begin, where the brokers answer that truly; ``-v`` says where).
 TIME is ISO 8601 (``2026-12-01T10:00:00Z``; without a zone, UTC) or microseconds
 since the epoch.
 
@@ -27,6 +29,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from engine.commands.kafka_options import add_kafka_security_arguments, kafka_settings
 from engine.commands.options import add_command
 from engine.errors import ConfigError
 from engine.log.inspection import (
@@ -35,6 +38,7 @@ from engine.log.inspection import (
     check_offsets,
     plan_ranges,
     read_records,
+    since_starts,
 )
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
@@ -108,6 +112,7 @@ def _add_log_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SITELOG_BOOTSTRAP"),
         help="Kafka bootstrap servers of the site (env SITELOG_BOOTSTRAP)",
     )
+    add_kafka_security_arguments(parser)
     parser.add_argument(
         "--connect-timeout",
         type=float,
@@ -120,8 +125,11 @@ def _add_log_arguments(parser: argparse.ArgumentParser) -> None:
 def _settings(args: argparse.Namespace) -> KafkaSettings:
     if not args.bootstrap:
         raise ConfigError("no Kafka bootstrap servers: pass --bootstrap or set SITELOG_BOOTSTRAP")
-    return KafkaSettings(
-        args.bootstrap, connect_timeout=args.connect_timeout, request_timeout=args.connect_timeout
+    return kafka_settings(
+        args,
+        args.bootstrap,
+        connect_timeout=args.connect_timeout,
+        request_timeout=args.connect_timeout,
     )
 
 
@@ -175,7 +183,11 @@ async def _inspect(
     # create_topic=False: inspecting a mistyped site must not create an empty log.
     async with SiteLogReader(site, settings, create_topic=False) as reader:
         offsets = await reader.log_offsets()
-        ranges = plan_ranges(offsets, args.partition, args.from_offset, args.to_offset)
+        # --since seeks where the brokers answer truly; an explicit --from-offset is
+        # where the read starts, seek or not (and so reads everything from there).
+        since = event_filter.since if args.from_offset is None else None
+        starts = await since_starts(reader, offsets, since)
+        ranges = plan_ranges(offsets, args.partition, args.from_offset, args.to_offset, starts)
         printed = 0
         records = read_records(reader, ranges, stall_timeout=settings.request_timeout)
         async with aclosing(records):

@@ -1,7 +1,8 @@
 """Options shared by the commands that produce into a site log through the spool.
 
 ``sitelog produce``, ``sitelog ingest`` and ``sitelog simulate`` take the same site,
-broker, origin and spool options, each also from an environment variable.
+broker, origin and spool options, each also from an environment variable; produce and
+ingest also the brokers' TLS and SASL options (``engine.commands.kafka_options``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.commands.kafka_options import add_kafka_security_arguments, kafka_settings
 from engine.commands.options import add_command, env_option
 from engine.errors import ConfigError
-from engine.log.kafka import KafkaSettings
 from engine.poller.metrics import serve_metrics
 from engine.poller.producer import WHEN_FULL, Producer, SpoolSettings
 from schemas.types import check_site_name
@@ -57,6 +58,7 @@ async def finish(producer: Producer, args: argparse.Namespace, rejected: int) ->
 def add_producer_arguments(parser: argparse.ArgumentParser, *, origin: str) -> None:
     parser.add_argument("--site", required=True, help="site whose log receives the events")
     env_option(parser, "--bootstrap", "SITELOG_BOOTSTRAP", "Kafka bootstrap servers of the site")
+    add_kafka_security_arguments(parser)
     env_option(
         parser,
         "--origin",
@@ -120,8 +122,11 @@ def producer_from_args(args: argparse.Namespace, command: str) -> Producer:
     if not args.bootstrap:
         raise ConfigError("no Kafka bootstrap servers: pass --bootstrap or set SITELOG_BOOTSTRAP")
     site = check_site_name(args.site)
-    settings = KafkaSettings(
-        args.bootstrap, connect_timeout=args.connect_timeout, request_timeout=args.connect_timeout
+    settings = kafka_settings(
+        args,
+        args.bootstrap,
+        connect_timeout=args.connect_timeout,
+        request_timeout=args.connect_timeout,
     )
     spool = SpoolSettings(
         args.spool or default_spool(site, command),

@@ -41,6 +41,7 @@ from engine.recovery.replay import (
     read_rows,
     rebuild,
     swap,
+    time_starts,
 )
 from engine.times import format_time, is_number, parse_time
 from projections.digest import digest
@@ -127,6 +128,8 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
     target = args.into or _default_target(args, config, window.until)
     prepare_target(config, target, replace=args.force)
     starts, ends = await log_bounds(config.followed)
+    if window.since is not None:  # skip what was written before it, where the brokers can say
+        starts = await time_starts(config.followed, starts, ends, window.since)
     if window.offset is not None:
         starts = {
             s: {p: max(o, window.offset) for p, o in parts.items()} for s, parts in starts.items()

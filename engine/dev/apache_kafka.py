@@ -7,12 +7,15 @@ every record. The JVM is a child in its own process group, stopped by its pid (S
 which Kafka answers with a controlled shutdown, then SIGKILL after ``stop_timeout``),
 also at interpreter exit. Ready means the port answers ApiVersions and a Metadata
 request that lists this broker: a KRaft broker lists itself only once it has registered
-with its controller and been unfenced, i.e. once it can lead partitions.
+with its controller and been unfenced, i.e. once it can lead partitions. The client
+listener is PLAINTEXT unless ``security`` asks for TLS or SASL_SSL SCRAM-SHA-256
+(:mod:`engine.dev.kafka_security`).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import shutil
 import socket
@@ -23,6 +26,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from engine.dev.kafka_jars import DIST_DIR, child_env, find_java, kafka_classpath
+from engine.dev.kafka_security import (
+    BROKER_USER,
+    KafkaSecurity,
+    TlsFiles,
+    broker_password,
+    client_settings,
+    listener_properties,
+    scram_format_arguments,
+    secured_listener_lists_broker,
+)
 from engine.dev.process import (
     ChildProcess,
     describe_exit,
@@ -36,8 +49,9 @@ from engine.dev.process import (
 )
 from engine.dev.tansu import api_versions_ok
 from engine.errors import EmbeddedServiceError
+from engine.log.kafka import KafkaSettings
 
-__all__ = ["ApacheKafka", "metadata_lists_broker", "server_properties"]
+__all__ = ["ApacheKafka", "KafkaSecurity", "metadata_lists_broker", "server_properties"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +86,9 @@ def server_properties(port: int, controller_port: int, log_dir: Path) -> dict[st
         "share.coordinator.state.topic.min.isr": "1",
         "share.coordinator.state.topic.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # sitelog creates its topics with their partitions. A broker that creates topics
+        # on Metadata requests (Kafka's default) would bring a lost log back with one.
+        "auto.create.topics.enable": "false",
         # The log cleaner's buffer is 128 MiB of heap by default; Kafka's own test
         # harnesses use 2 MiB.
         "log.cleaner.dedupe.buffer.size": "2097152",
@@ -163,7 +180,9 @@ class ApacheKafka:
     settings, the broker's log, the KRaft log directory) are in ``data_dir`` if given
     (always kept), else in a temporary directory removed by ``stop()`` unless
     ``keep_data``. ``restart()`` keeps the ports and every record. ``properties``
-    override or extend :func:`server_properties`.
+    override or extend :func:`server_properties`. ``security``: TLS, or SASL_SSL with
+    SCRAM users, on the client listener; ``client_settings()`` then gives the settings
+    of a client that gets in, ``ca_file`` the CA it trusts.
     """
 
     def __init__(
@@ -175,6 +194,7 @@ class ApacheKafka:
         data_dir: str | Path | None = None,
         keep_data: bool = False,
         properties: Mapping[str, str] | None = None,
+        security: KafkaSecurity | None = None,
         startup_timeout: float = 60.0,
         stop_timeout: float = 15.0,
     ) -> None:
@@ -185,6 +205,8 @@ class ApacheKafka:
         self._temp_dir: Path | None = None
         self.keep_data = keep_data
         self._properties = dict(properties or {})
+        self.security = security
+        self._broker_password = broker_password()
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.cluster_id = _new_cluster_id()
@@ -201,6 +223,35 @@ class ApacheKafka:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self._port}"
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        """The CA and keystore of a secured listener, once started (None: PLAINTEXT)."""
+        if self.security is None or self.home is None:
+            return None
+        return TlsFiles.at(self.home / "tls")
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate a client of a secured listener trusts (``ssl_cafile``)."""
+        files = self.tls_files
+        return None if files is None else files.ca_certificate
+
+    def client_settings(
+        self, user: str | None = None, *, password: str | None = None, **overrides: object
+    ) -> KafkaSettings:
+        """Settings of a client of this broker: PLAINTEXT, or trusting its CA and, on
+        SASL_SSL, as ``user`` (default the first) with its password (or ``password``);
+        ``overrides`` are other KafkaSettings fields (``connect_timeout``...)."""
+        if self.security is None:
+            return KafkaSettings(self.bootstrap_servers, **overrides)  # type: ignore[arg-type]
+        files = self.tls_files
+        if files is None:
+            raise EmbeddedServiceError(
+                f"Apache Kafka on {self.bootstrap_servers} has no TLS files: start it first"
+            )
+        base = client_settings(self.security, self.bootstrap_servers, files, user, password)
+        return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
     @property
     def pid(self) -> int:
@@ -238,6 +289,8 @@ class ApacheKafka:
         started = time.monotonic()
         try:
             home = self._prepare_home()
+            if self.security is not None:
+                TlsFiles.at(home / "tls").ensure()
             settings = home / "server.properties"
             self._write_settings(settings)
             jvm = [
@@ -248,6 +301,8 @@ class ApacheKafka:
             jvm += ["-cp", classpath]
             if not (home / "data" / "meta.properties").exists():
                 tool = ["kafka.tools.StorageTool", "format", "-t", self.cluster_id]
+                if self.security is not None:
+                    tool += scram_format_arguments(self.security, self._broker_password)
                 run_to_completion(
                     "kafka storage format",
                     [*jvm, *tool, "-c", str(settings), "--ignore-formatted"],
@@ -284,6 +339,15 @@ class ApacheKafka:
     def _write_settings(self, path: Path) -> None:
         assert self.data_dir is not None
         settings = server_properties(self._port, self._controller_port, self.data_dir)
+        if self.security is not None:
+            assert self.tls_files is not None
+            settings |= listener_properties(
+                self.security,
+                self._port,
+                self._controller_port,
+                self.tls_files,
+                self._broker_password,
+            )
         settings.update(self._properties)
         path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
 
@@ -293,9 +357,7 @@ class ApacheKafka:
         # child after each probe: whoever took the port meanwhile could answer for it.
         while True:
             bound = max(0.1, min(1.0, deadline - time.monotonic()))
-            answered = api_versions_ok(self._port, bound) and metadata_lists_broker(
-                self._port, bound
-            )
+            answered = self._lists_itself(bound)
             if child.has_exited():
                 raise EmbeddedServiceError(
                     f"Apache Kafka {describe_exit(child.exit_code())} while starting on "
@@ -309,6 +371,13 @@ class ApacheKafka:
                     f"within {self.startup_timeout:.0f}s; {log_tail(child.log_path)}"
                 )
             time.sleep(0.05)
+
+    def _lists_itself(self, bound: float) -> bool:
+        if self.security is None:
+            return api_versions_ok(self._port, bound) and metadata_lists_broker(self._port, bound)
+        # Over TLS (and SCRAM, as the broker's own user): the listener clients will use.
+        probe = self.client_settings(BROKER_USER, password=self._broker_password)
+        return secured_listener_lists_broker(probe, self._port, bound)
 
     def _stop_child(self) -> None:
         child, self._child = self._child, None

@@ -1,5 +1,6 @@
 """Site logs over aiokafka: connection settings and error translation (``kafka``), the
-values logs hold (``records``), appending (``writer``), replaying (``reader``), and
+values logs hold (``records``), appending (``writer``), replaying (``reader``), exact log
+bounds and time seeks, checked against what the brokers return (``offsets``), and
 reading a log directly for an operator (``inspection``).
 
 aiokafka's exceptions stop in this package: callers see sitelog's errors.

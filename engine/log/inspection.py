@@ -6,9 +6,13 @@ to keep (:class:`EventFilter`), reads the records in partition-then-offset order
 (:class:`LogVerification`). It parses no arguments and prints nothing: that is
 ``engine.commands.log``.
 
-Time ranges are applied by filtering decoded events on their ``event_time``, never
-by seeking: the embedded Tansu broker answers ``offsets_for_times`` with 0, and on
-any broker record timestamps are append times, not the events' own times.
+Time ranges are applied by filtering decoded events on their ``event_time``. A
+``since`` may also move the start of the read (:func:`since_starts`): to where the
+records written from that time on begin, where the brokers answer ``offsets_for_times``
+truly (``engine.log.offsets.time_starts`` checks each answer, and the partitions whose
+answer fails are read from their start). Records are written after their events
+happened, so a record written before ``since`` (minus a clock slack) holds no event
+from ``since`` on, and nothing the filter would keep is skipped.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from engine.errors import ConfigError
+from engine.log.offsets import time_starts
 from engine.log.reader import SiteLogReader
 from engine.log.records import DeadLetter, PartitionOffsets, ReadBatch
 from schemas.event import PAYLOAD_BY_NAME, Event
@@ -55,12 +60,14 @@ def plan_ranges(
     partitions: Iterable[int] = (),
     from_offset: int | None = None,
     to_offset: int | None = None,
+    starts: Mapping[int, int] | None = None,
 ) -> dict[int, OffsetRange]:
     """The offsets to read in each chosen partition (every partition if none is chosen).
 
     A range is cut to what the log holds now: below the log start, records were
     deleted by retention; from the log end on, they were written after we started,
-    and reading them could keep a read of a live log from ever ending.
+    and reading them could keep a read of a live log from ever ending. ``starts``:
+    where each partition's read may begin at the earliest (:func:`since_starts`).
     """
     check_offsets(from_offset, to_offset)
     chosen = sorted(set(partitions)) or sorted(log_offsets)
@@ -72,9 +79,22 @@ def plan_ranges(
     for partition in chosen:
         bounds = log_offsets[partition]
         start = bounds.start if from_offset is None else max(from_offset, bounds.start)
+        start = max(start, (starts or {}).get(partition, start))
         stop = bounds.end if to_offset is None else min(to_offset, bounds.end)
         ranges[partition] = OffsetRange(start, max(start, stop))
     return ranges
+
+
+async def since_starts(
+    reader: SiteLogReader, log_offsets: Mapping[int, PartitionOffsets], since: int | None
+) -> dict[int, int] | None:
+    """Where a read for the events from ``since`` (microseconds) on may start, per
+    partition: a time seek where the brokers answer it truly, the log start elsewhere.
+    None without ``since``. ``reader`` must be started."""
+    if since is None:
+        return None
+    found = await time_starts(reader.settings, reader.topic, log_offsets, since)
+    return {partition: start.offset for partition, start in found.items()}
 
 
 @dataclass(frozen=True, slots=True)

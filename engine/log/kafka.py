@@ -1,7 +1,14 @@
-"""The aiokafka adapter: connection settings (TLS, SASL), bounded start-up, topic creation.
+"""The aiokafka adapter: bounded start-up, topic creation; the connection settings (TLS,
+SASL) are :class:`KafkaSettings` (``engine.log.kafka_settings``, re-exported here).
 
-aiokafka's exceptions stop here: callers see :class:`BrokerUnavailableError` or
-:class:`LogError` with one line naming the site and the brokers.
+aiokafka's exceptions stop here: callers see :class:`BrokerUnavailableError` (retriable:
+brokers come back), :class:`BrokerRefusedError` (not retriable: the TLS certificate, the
+SASL credentials or the security protocol must change) or :class:`LogError`, in one line
+naming the site log, the brokers and the cause.
+
+aiokafka's bootstrap keeps the cause of a failed connection to itself (it logs it and
+raises "Unable to bootstrap"), so :func:`bounded` given the ``settings`` connects once
+more to each bootstrap server, directly, to name it (``engine.log.kafka_faults``).
 """
 
 from __future__ import annotations
@@ -9,84 +16,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
+from aiokafka.conn import collect_hosts
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
     TopicAlreadyExistsError,
 )
-from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.transaction import InitProducerIdRequest
 
-from engine.errors import BrokerUnavailableError, ConfigError, LogError
+from engine.errors import BrokerUnavailableError, LogError
+from engine.log.kafka_faults import metadata_once, translated, why_unreachable
+from engine.log.kafka_settings import KafkaSettings, reason
+
+__all__ = [
+    "KafkaSettings",
+    "bounded",
+    "ensure_topic",
+    "grants_idempotence",
+    "listed_broker_ports",
+    "topic_partitions",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
-
-@dataclass(frozen=True)
-class KafkaSettings:
-    """How to reach one site's Kafka cluster. Passed through to every aiokafka client."""
-
-    bootstrap_servers: str
-    security_protocol: str = "PLAINTEXT"
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    ssl_password: str | None = None
-    sasl_mechanism: str | None = None
-    sasl_username: str | None = None
-    sasl_password: str | None = None
-    client_id: str = "sitelog"
-    #: Seconds to reach the brokers (start-up, topic creation) before giving up.
-    connect_timeout: float = 10.0
-    #: Seconds a produce request may wait for its acknowledgement.
-    request_timeout: float = 30.0
-    #: Replication factor of topics sitelog creates (-1: the broker's default).
-    replication_factor: int = 1
-
-    def __post_init__(self) -> None:
-        if not self.bootstrap_servers.strip():
-            raise ConfigError("kafka bootstrap_servers is empty")
-        if self.security_protocol not in _SECURITY_PROTOCOLS:
-            raise ConfigError(
-                f"kafka security_protocol {self.security_protocol!r} is not one of "
-                + ", ".join(_SECURITY_PROTOCOLS)
-            )
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments common to aiokafka's producer, consumer and admin client."""
-        kwargs: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "security_protocol": self.security_protocol,
-            "client_id": self.client_id,
-            "request_timeout_ms": int(self.request_timeout * 1000),
-        }
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            kwargs["ssl_context"] = create_ssl_context(
-                cafile=self.ssl_cafile,
-                certfile=self.ssl_certfile,
-                keyfile=self.ssl_keyfile,
-                password=self.ssl_password,
-            )
-        if self.security_protocol.startswith("SASL"):
-            kwargs["sasl_mechanism"] = self.sasl_mechanism or "PLAIN"
-            kwargs["sasl_plain_username"] = self.sasl_username
-            kwargs["sasl_plain_password"] = self.sasl_password
-        return kwargs
-
-
-async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
+async def bounded(
+    awaitable: Awaitable[T], seconds: float, what: str, *, settings: KafkaSettings | None = None
+) -> T:
     """Await a broker operation, turning a hang or an aiokafka error into one clear error.
+
+    ``settings``: those of the client being started; when it cannot bootstrap, the
+    error names the cause (``kafka_faults.why_unreachable``), not "brokers unreachable".
 
     ``asyncio.timeout``, not ``wait_for``: in Python 3.11 ``wait_for`` returns the result
     when a cancellation races the completion, and the cancelled task runs on.
@@ -97,20 +65,26 @@ async def bounded(awaitable: Awaitable[T], seconds: float, what: str) -> T:
     except (TimeoutError, KafkaTimeoutError):
         raise BrokerUnavailableError(f"{what}: no answer within {seconds:g}s") from None
     except KafkaConnectionError:
-        raise BrokerUnavailableError(f"{what}: brokers unreachable") from None
+        if settings is None:
+            raise BrokerUnavailableError(f"{what}: brokers unreachable") from None
+        raise await why_unreachable(settings, what) from None
     except KafkaError as exc:
-        raise LogError(f"{what}: {type(exc).__name__}: {exc}", retriable=exc.retriable) from None
+        raise translated(exc, what) from None
 
 
 async def ensure_topic(settings: KafkaSettings, topic: str, partitions: int) -> None:
-    """Create ``topic`` with ``partitions`` partitions unless it already exists."""
-    admin = AIOKafkaAdminClient(**settings.client_kwargs())
-    what = f"creating topic {topic} on {settings.bootstrap_servers}"
-    try:
-        await bounded(admin.start(), settings.connect_timeout, what)
-        await _create_topic(admin, settings, topic, partitions, what)
-    finally:
-        await admin.close()
+    """Create ``topic`` with ``partitions`` partitions unless it already exists; refuse
+    (not retriable) an existing topic with fewer: somebody else made it, such as a broker
+    creating topics on Metadata requests (``auto.create.topics.enable``, on by default)
+    after it lost its disk, with its default of one partition."""
+    found = await topic_partitions(settings, topic, settings.connect_timeout, create=partitions)
+    if len(found) < partitions:
+        raise LogError(
+            f"topic {topic} on {settings.bootstrap_servers} has {len(found)} partition(s) where "
+            f"sitelog creates {partitions}: it was created by something else (a broker with "
+            "auto.create.topics.enable?); delete it or recreate it with its partitions",
+            retriable=False,
+        )
 
 
 async def _create_topic(
@@ -147,7 +121,12 @@ async def topic_partitions(
     deadline = loop.time() + seconds
     creating = f"creating topic {topic} on {settings.bootstrap_servers}"
     try:
-        await bounded(admin.start(), settings.connect_timeout, what if create is None else creating)
+        await bounded(
+            admin.start(),
+            settings.connect_timeout,
+            what if create is None else creating,
+            settings=settings,
+        )
         if create is not None:
             await _create_topic(admin, settings, topic, create, creating)
         while True:
@@ -181,7 +160,7 @@ async def grants_idempotence(settings: KafkaSettings, what: str) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.connect_timeout
     try:
-        await bounded(client.bootstrap(), settings.connect_timeout, what)
+        await bounded(client.bootstrap(), settings.connect_timeout, what, settings=settings)
         while True:
             node = client.get_random_node()
             answer = await bounded(
@@ -198,3 +177,18 @@ async def grants_idempotence(settings: KafkaSettings, what: str) -> bool:
             await asyncio.sleep(0.1)
     finally:
         await client.close()
+
+
+async def listed_broker_ports(settings: KafkaSettings, seconds: float) -> list[int]:
+    """The ports of the brokers that the first bootstrap server lists in Metadata, asked
+    over one connection (TLS and SASL as ``settings`` say) within ``seconds``: a KRaft
+    broker lists itself once registered and unfenced. BrokerUnavailableError if it does
+    not answer."""
+    host, port, _family = collect_hosts(settings.bootstrap_servers, randomize=False)[0]
+    try:
+        metadata = await metadata_once(settings, host, port, seconds)
+    except (OSError, TimeoutError, KafkaError) as exc:
+        raise BrokerUnavailableError(
+            f"asking {host}:{port} for its brokers: {reason(exc)}"
+        ) from None
+    return [broker[2] for broker in metadata.brokers]

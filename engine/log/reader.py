@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
-from engine.errors import BrokerUnavailableError, LogError, LogGapError, LogWentBackwardsError
+from engine.errors import LogError, LogGapError, LogWentBackwardsError
 from engine.lifecycle import Lifecycle, Service
 from engine.log.kafka import KafkaSettings, bounded, topic_partitions
+from engine.log.offsets import log_offsets
 from engine.log.records import (
     DEFAULT_PARTITIONS,
     DeadLetter,
@@ -44,36 +45,10 @@ def _consumer(settings: KafkaSettings, **overrides: object) -> AIOKafkaConsumer:
 async def read_log_offsets(
     settings: KafkaSettings, topic: str, partitions: Sequence[int]
 ) -> dict[int, PartitionOffsets]:
-    """Each partition's log start and end.
-
-    The end comes from a fetch response's high watermark, not from ListOffsets:
-    the embedded Tansu broker answers ListOffsets(latest) with a count of batches.
-    We fetch from the listed end, which is at or before the true end on either
-    broker, with a tiny fetch size, and read the high watermark the broker reports.
-    """
-    probe = _consumer(
-        settings, fetch_max_wait_ms=10, max_partition_fetch_bytes=1, auto_offset_reset="earliest"
-    )
-    what = f"reading offsets of {topic} on {settings.bootstrap_servers}"
-    tps = [TopicPartition(topic, p) for p in partitions]
-    try:
-        await bounded(probe.start(), settings.connect_timeout, what)
-        probe.assign(tps)
-        starts = await bounded(probe.beginning_offsets(tps), settings.connect_timeout, what)
-        listed = await bounded(probe.end_offsets(tps), settings.connect_timeout, what)
-        for tp in tps:
-            probe.seek(tp, listed[tp])
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + settings.connect_timeout
-        while any(probe.highwater(tp) is None for tp in tps):
-            if loop.time() > deadline:
-                raise BrokerUnavailableError(
-                    f"{what}: no fetch answer within {settings.connect_timeout:g}s"
-                )
-            await bounded(probe.getmany(timeout_ms=100), settings.connect_timeout, what)
-        return {tp.partition: PartitionOffsets(starts[tp], probe.highwater(tp)) for tp in tps}
-    finally:
-        await probe.stop()
+    """Each partition's log start and end, exact on any broker: ListOffsets where the
+    brokers were seen to answer it truly, a fetch's high watermark elsewhere
+    (``engine.log.offsets``)."""
+    return (await log_offsets(settings, topic, partitions)).partitions
 
 
 class SiteLogReader(Service):
@@ -126,7 +101,10 @@ class SiteLogReader(Service):
         consumer = self._consumer = _consumer(self.settings, **self._consumer_options)
         try:
             await bounded(
-                consumer.start(), self.settings.connect_timeout, self._what("connecting to")
+                consumer.start(),
+                self.settings.connect_timeout,
+                self._what("connecting to"),
+                settings=self.settings,
             )
             self._partitions = await topic_partitions(
                 self.settings,
@@ -151,7 +129,12 @@ class SiteLogReader(Service):
         offsets = dict(offsets or {})
         unknown = sorted(set(offsets) - set(self._partitions))
         if unknown:
-            raise LogError(f"{self.topic} has no partition {unknown[0]}")
+            # Partitions do not go away: the topic was recreated with fewer.
+            raise LogError(
+                f"{self.topic} has no partition {unknown[0]} (it has {len(self._partitions)}):"
+                " the log was recreated with fewer partitions",
+                retriable=False,
+            )
         starts = {p: o.start for p, o in (await self.log_offsets()).items()}
         tps = [TopicPartition(self.topic, p) for p in self._partitions]
         self.consumer.assign(tps)
@@ -206,7 +189,7 @@ class SiteLogReader(Service):
             batch.next_offset = records[-1].offset + 1
             self._next[tp.partition] = batch.next_offset
             batches.append(batch)
-        self._check_not_backwards()
+        await self._check_not_backwards()
         return batches
 
     async def read_until(
@@ -241,11 +224,23 @@ class SiteLogReader(Service):
                     f"{p} within {stall_timeout:g}s (reading up to {behind[p]})"
                 )
 
-    def _check_not_backwards(self) -> None:
-        for partition, expected in self._next.items():
-            end = self.high_watermark(partition)
-            if end is not None and end < expected:
-                raise LogWentBackwardsError(self.site, partition, expected, end)
+    async def _check_not_backwards(self) -> None:
+        suspect = [
+            partition
+            for partition, expected in self._next.items()
+            if (end := self.high_watermark(partition)) is not None and end < expected
+        ]
+        if not suspect:
+            return
+        # A fetch answer's high watermark can be older than records already read (seen on
+        # Apache Kafka right after a new leader took a partition): the brokers' own answer,
+        # asked now, decides.
+        offsets = await self.log_offsets()
+        for partition in suspect:
+            if offsets[partition].end < self._next[partition]:
+                raise LogWentBackwardsError(
+                    self.site, partition, self._next[partition], offsets[partition].end
+                )
 
     async def _raise_out_of_range(self, exc: OffsetOutOfRangeError) -> None:
         offsets = await self.log_offsets()

@@ -101,7 +101,10 @@ class SiteLogWriter(Service):
         self.idempotent = idempotent
         try:
             await bounded(
-                producer.start(), self.settings.connect_timeout, self._what("connecting to")
+                producer.start(),
+                self.settings.connect_timeout,
+                self._what("connecting to"),
+                settings=self.settings,
             )
             if self._create_topic:
                 await ensure_topic(self.settings, self.topic, self._partitions)

@@ -13,9 +13,14 @@ schema = "sitelog"
 [sites.central]
 bootstrap_servers = "kafka-central:9092"
 
-[sites.paris]
-bootstrap_servers = "kafka-paris:9092"
-security_protocol = "SASL_SSL"   # any KafkaSettings field
+[sites.paris]                 # any KafkaSettings field (engine/log/kafka.py)
+bootstrap_servers = "kafka-paris:9093"
+security_protocol = "SASL_SSL"      # PLAINTEXT (default), SSL, SASL_PLAINTEXT, SASL_SSL
+ssl_cafile = "/etc/sitelog/kafka-ca.pem"  # CAs of the brokers' certificates (else the system's)
+# ssl_certfile, ssl_keyfile, ssl_password: a client certificate, if the brokers ask for one
+sasl_mechanism = "SCRAM-SHA-256"    # PLAIN (default), SCRAM-SHA-256, SCRAM-SHA-512
+sasl_username = "paris-1"
+# sasl_password: better from the environment, SITELOG_SITES_PARIS_SASL_PASSWORD
 
 [api]
 listen = "0.0.0.0:8080"
@@ -34,7 +39,12 @@ An environment variable overrides a key: ``SITELOG_`` + the key's path in upper 
 with non-alphanumerics as ``_`` (``SITELOG_NODE_ROLE``, ``SITELOG_DATABASE_DSN``,
 ``SITELOG_SITES_PARIS_BOOTSTRAP_SERVERS``, ``SITELOG_API_TOKENS_ALICE_SCOPES`` as
 ``read,operate``); a site or a token may be added that way too.
-A missing, unknown or ill-typed key is one ``ConfigError`` naming it.
+A missing, unknown or ill-typed key is one ``ConfigError`` naming it, and so is a Kafka
+setting its ``security_protocol`` would ignore (``ssl_cafile`` on PLAINTEXT), a SASL
+protocol without ``sasl_username`` and ``sasl_password``, or a certificate file that
+does not load. The brokers' refusals at run time (a certificate that does not verify,
+a wrong password, plaintext against a TLS port) fail that site, in one log line and in
+``/healthz``, and are not retried: a setting must change (docs/apache-kafka.md).
 """
 
 from __future__ import annotations

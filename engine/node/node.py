@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from engine.errors import BrokerUnavailableError
+from engine.errors import BrokerRefusedError, BrokerUnavailableError
 from engine.lifecycle import Service
 from engine.log.writer import SiteLogWriter
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.default_pools import DefaultPools
 from engine.node.metrics import NodeMetrics
 from engine.node.projector import Projector
-from engine.node.site_status import SiteStatus
+from engine.node.site_status import SiteState, SiteStatus
 from engine.node.write_path import WritePath
 from schemas.event import Event
 
@@ -45,6 +45,7 @@ class Node(Service):
             writer=self.writer,
             state=lambda: self.projector.state,
             metrics=self.metrics,
+            stopped=self._own_site_stopped,
         )
         self.default_pools = (
             DefaultPools(
@@ -61,6 +62,13 @@ class Node(Service):
     def _keeps(self, event: Event) -> bool:
         return self.config.accepts(event.target_site)
 
+    def _own_site_stopped(self) -> str | None:
+        """Why the projector stopped reading this node's own site log, None while it reads."""
+        status = self.projector.status.get(self.config.site)
+        if status is None or status.state is not SiteState.FAILED:
+            return None
+        return status.error or "stopped"
+
     @property
     def status(self) -> dict[str, SiteStatus]:
         return self.projector.status
@@ -72,6 +80,10 @@ class Node(Service):
         except BrokerUnavailableError as exc:
             # The node still serves what it has; commands retry the connection.
             log.warning("own site log not reachable yet: %s", exc)
+        except BrokerRefusedError as exc:
+            # A setting must change (certificate, password): the node still serves what it
+            # has, its reader of that log fails the site in /healthz, commands say why.
+            log.error("own site log refuses this node: %s", exc)
         if self.default_pools is not None:
             self.default_pools.start()
 

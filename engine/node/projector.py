@@ -11,8 +11,10 @@ from its stored offset. Faults are handled by their policy (``retriable``, see
 ``schemas.errors``):
 
 - a site whose brokers are away shows as disconnected and is retried with capped
-  backoff; one whose log went backwards, or lost offsets to retention, stops alone
-  with its error in the status; the projection is untouched;
+  backoff; one whose log went backwards, was replaced by another (the last event
+  consumed per partition and the topic id are stored with the offsets and checked
+  against the log: ``engine.node.site_identity``), or lost offsets to retention, stops
+  alone with its error in the status; the projection is untouched;
 - PostgreSQL unavailable while writing: nothing is committed, so no Kafka position
   moves; the database shows as unavailable (``/healthz``, ``/metrics``) and is retried
   with the same backoff; once it answers again the projector loads the projection back
@@ -31,15 +33,17 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from engine.errors import LogReplacedError, LogWentBackwardsError
+from engine.log.identity import LogIdentity, Mark
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader, read_log_offsets
 from engine.log.records import ReadBatch
 from engine.node.metrics import NodeMetrics
+from engine.node.site_identity import SiteIdentity
 from engine.node.site_status import DatabaseState, DatabaseStatus, SiteState, SiteStatus
 from projections.errors import DatabaseError, ProjectionReplacedError
 from projections.fold import fold_batch
 from projections.postgres import PostgresSink
-from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
 from projections.tables import OFFSETS
 from schemas.errors import SitelogError
@@ -76,6 +80,7 @@ class Projector:
         self._max_batch_events = max_batch_events
         self._queue: asyncio.Queue[ReadBatch] = asyncio.Queue(maxsize=queue_batches)
         self._status = {site: SiteStatus(site) for site in self.sites}
+        self._identity = {site: SiteIdentity(site) for site in self.sites}
         self._state = ProjectionState()
         self._sink: PostgresSink | None = None
         self._readers: dict[str, SiteLogReader] = {}
@@ -138,13 +143,15 @@ class Projector:
         """Load the projection (registers, offsets, generation) and follow every site from it."""
         assert self._sink is not None
         sink = self._sink
-        registers, stored, _ = await asyncio.to_thread(
-            lambda: (sink.load_registers(), sink.load_offsets(), sink.load_generation())
+        registers, rows, _ = await asyncio.to_thread(
+            lambda: (sink.load_registers(), sink.load_offset_rows(), sink.load_generation())
         )
         self._state = ProjectionState.from_rows(registers)
         generation = self._sites_generation
         for site in self.sites:
-            self._status[site].committed = dict(stored.get(site, {}))
+            stored = [row for row in rows if row.site == site]
+            self._status[site].committed = {row.partition: row.next_offset for row in stored}
+            self._identity[site].load(stored)
             self._site_tasks += [
                 asyncio.create_task(self._follow(site, generation), name=f"follow {site}"),
                 asyncio.create_task(self._probe(site, generation), name=f"probe {site}"),
@@ -192,21 +199,42 @@ class Projector:
     def _sites_stopped(self, generation: int) -> bool:
         return generation != self._sites_generation
 
-    async def _follow(self, site: str, generation: int) -> None:
-        """Read one site for as long as the projector runs, reconnecting when it goes away."""
+    def _fail(self, site: str, exc: SitelogError) -> None:
+        """Stop following ``site`` for good (an error retrying cannot fix)."""
         status = self._status[site]
+        status.state, status.error = SiteState.FAILED, str(exc)
+        log.error("site %s stopped: %s", site, exc)
+        self._progress.set()
+
+    async def _follow(self, site: str, generation: int) -> None:
+        """Read one site for as long as the projector runs, reconnecting when it goes away.
+
+        Each connection first checks that the log is the one the stored marks were read
+        from, and each read is checked again before its batches are queued
+        (``engine.node.site_identity``).
+        """
+        status = self._status[site]
+        identity = self._identity[site]
         positions = dict(status.committed)
         delay = RETRY_FIRST
         while not self._sites_stopped(generation):
             reader = SiteLogReader(site, self.sites[site])
+            log_identity = LogIdentity(site, self.sites[site], codec=reader.codec)
             try:
                 await reader.start()
+                await log_identity.start()
+                await identity.check(log_identity)
                 await reader.assign(positions)
                 self._readers[site] = reader
                 status.partitions = tuple(reader.partitions)
                 status.state, status.error, delay = SiteState.RUNNING, None, RETRY_FIRST
                 while not self._sites_stopped(generation):
-                    for batch in await reader.read(timeout=0.5):
+                    if status.state is SiteState.FAILED:  # a probe found another log
+                        return
+                    batches = await reader.read(timeout=0.5)
+                    if batches:
+                        await identity.check_read(log_identity, batches)
+                    for batch in batches:
                         await self._queue.put(batch)
                     positions = reader.positions
                     for partition in reader.partitions:
@@ -216,22 +244,22 @@ class Projector:
                     status.settle()
                     self._progress.set()
             except SitelogError as exc:
-                status.error = str(exc)
-                self._progress.set()
                 if not exc.retriable:
-                    status.state = SiteState.FAILED
-                    log.error("site %s stopped: %s", site, exc)
+                    self._fail(site, exc)
                     return
                 status.disconnected(str(exc))
+                self._progress.set()
                 log.warning("site %s: %s; retrying in %.1fs", site, exc, delay)
             finally:
                 self._readers.pop(site, None)
                 await reader.stop()
+                await log_identity.stop()
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_CAP)
 
     async def _probe(self, site: str, generation: int) -> None:
-        """Ask the site's brokers for their log ends now and then: connectivity and lag.
+        """Ask the site's brokers for their log ends now and then: connectivity and lag;
+        and check that the log is still the one read (``engine.node.site_identity``).
 
         aiokafka reconnects silently, so a reader of an unreachable site just reads
         nothing; the probe is what notices, and what tells the lag while it is away.
@@ -247,8 +275,13 @@ class Projector:
                 continue
             try:
                 offsets = await read_log_offsets(settings, reader.topic, reader.partitions)
+                async with LogIdentity(site, settings, codec=reader.codec) as log_identity:
+                    await self._identity[site].check(log_identity)
+            except (LogReplacedError, LogWentBackwardsError) as exc:
+                self._fail(site, exc)
+                continue
             except SitelogError as exc:
-                # The reader decides what is fatal; the probe only tells connectivity.
+                # Otherwise the reader decides what is fatal; the probe tells connectivity.
                 if status.state is SiteState.RUNNING:
                     status.disconnected(str(exc))
                     log.warning("site %s: %s", site, exc)
@@ -322,6 +355,7 @@ class Projector:
         for batch in batches:
             status = self._status[batch.site]
             status.committed[batch.partition] = batch.next_offset
+            self._identity[batch.site].commit(batch)
             status.events += len(batch.events)
             status.dead_letters += len(batch.dead_letters)
             status.settle()
@@ -334,6 +368,7 @@ class Projector:
 
     def _fold(self, batches: list[ReadBatch]) -> Changes:
         changes = Changes()
+        folded: dict[str, dict[int, Mark]] = {}
         for batch in batches:
             status = self._status[batch.site]
             last_event_time = fold_batch(
@@ -345,11 +380,10 @@ class Projector:
             )
             if last_event_time is not None:
                 status.last_event_time = last_event_time
-            changes.put(
-                OFFSETS,
-                (batch.site, batch.partition),
-                OffsetRow(batch.site, batch.partition, batch.next_offset, status.last_event_time),
+            row = self._identity[batch.site].offset_row(
+                batch, status.last_event_time, folded.setdefault(batch.site, {})
             )
+            changes.put(OFFSETS, (batch.site, batch.partition), row)
         return changes
 
     def site_caught_up(self, site: str) -> bool:

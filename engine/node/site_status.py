@@ -20,8 +20,9 @@ class SiteState(StrEnum):
     """The lifecycle of one followed site log in a projector.
 
     ``connecting`` -> ``running`` <-> ``disconnected`` (brokers away: retried); ``failed``
-    (the log went backwards or lost offsets to retention: stopped until an operator
-    rebuilds); ``stopped`` when the projector stops.
+    (the log went backwards, was replaced by another, or lost offsets to retention: stopped
+    until an operator rebuilds; a node refuses commands for its own site meanwhile);
+    ``stopped`` when the projector stops.
     """
 
     CONNECTING = "connecting"

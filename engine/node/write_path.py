@@ -6,7 +6,10 @@ the node's projection), and returns the event and where it landed, so a caller c
 wait until the projector has committed past it (read-your-writes). A remote node
 refuses subjects outside its subset; configuration is authored on central only, and
 pool configuration is checked against the pool rules (``engine.node.pool_rules``).
-Refused commands append nothing.
+While the node no longer reads its own site's log (its projector stopped the site for an
+error retrying cannot fix: the log went backwards or was replaced), every command is
+refused with SiteStoppedError naming that error: an event appended there could never be
+projected. Refused commands append nothing.
 
 Every operator command (``engine.node.operator_commands``) takes one path: its
 declaration checks the values, :meth:`WritePath.prepare` finds the subject and the site
@@ -21,7 +24,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import CentralOnlyError, OutsideSubsetError, UnknownSubjectError
+from engine.errors import (
+    CentralOnlyError,
+    OutsideSubsetError,
+    SiteStoppedError,
+    UnknownSubjectError,
+)
 from engine.log.records import Appended
 from engine.log.writer import SiteLogWriter
 from engine.node import pool_rules
@@ -64,10 +72,14 @@ class WritePath:
         state: Callable[[], ProjectionState],
         clock: HybridLogicalClock | None = None,
         metrics: NodeMetrics | None = None,
+        stopped: Callable[[], str | None] | None = None,
     ) -> None:
+        """``stopped`` says why the node no longer reads its own site's log (None while it
+        does): commands are refused meanwhile."""
         self.origin, self.role, self.site = origin, role, site
         self._writer = writer
         self._state = state
+        self._stopped = stopped
         self._clock = clock or HybridLogicalClock()
         self._metrics = metrics if metrics is not None else NodeMetrics()
 
@@ -81,6 +93,14 @@ class WritePath:
             raise
         if appended:
             self._metrics.appends.labels(command).inc(appended)
+
+    def _check_reading(self) -> None:
+        """Raise SiteStoppedError while the node no longer reads its own site's log."""
+        why = self._stopped() if self._stopped is not None else None
+        if why is not None:
+            raise SiteStoppedError(
+                f"site {self.site} is stopped on this node, nothing appended: {why}"
+            )
 
     def prepare(self, command: OperatorCommand, values: Values) -> Prepared:
         """The payload of an operator command and the site owning its subject; appends nothing.
@@ -104,6 +124,7 @@ class WritePath:
             target_site=prepared.target_site,
         )
         with self._counted(prepared.command, appended=1):
+            self._check_reading()
             await self._writer.ensure_started()
             appended = await self._writer.append(event)
         return event, appended
@@ -143,6 +164,7 @@ class WritePath:
         with self._counted("configuration"):
             events = self._configuration_events(payloads, initialising)
         with self._counted("configuration", appended=len(events)):
+            self._check_reading()
             await self._writer.ensure_started()
             appended = await self._writer.append_many(events)
         return list(zip(events, appended, strict=True))

@@ -10,6 +10,15 @@ acknowledged in the spool only when every batch of the round is acknowledged wit
 (consumers drop duplicates by event id) but never out of order: the first copy of
 every record comes in spool order.
 
+Where the brokers grant producer ids (``engine.log.kafka.grants_idempotence``, asked at
+the first connection and said in one log line), the producer is idempotent: a batch
+aiokafka retries after a cut connection carries the same producer id and sequence
+numbers, so the brokers drop a copy they already hold. A round that is not acknowledged
+in time is then not sent again (that would write new copies) but waited for: the same
+producer goes on retrying it until the brokers answer. Only a round that fails outright
+(the brokers forgot the producer, or a send could not even be queued) is sent again
+whole, by a new producer: at least once, as everywhere else.
+
 When the brokers are unreachable or slow the spool simply grows; the producer logs
 once when the outage starts and once when it ends. At ``max_bytes`` the policy
 applies: ``block`` (the default) holds ``submit`` until the brokers make room, so the
@@ -28,11 +37,12 @@ from pathlib import Path
 from typing import Literal
 
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from aiokafka.partitioner import DefaultPartitioner
 
-from engine.errors import ConfigError, LogError
+from engine.errors import BrokerUnavailableError, ConfigError, LogError
 from engine.lifecycle import Service
-from engine.log.kafka import KafkaSettings, bounded, ensure_topic
+from engine.log.kafka import KafkaSettings, bounded, ensure_topic, grants_idempotence
 from engine.log.records import DEFAULT_PARTITIONS, topic_for
 from engine.log.writer import close_quietly, producer_options
 from engine.poller.spool import Record, Spool
@@ -48,6 +58,15 @@ WHEN_FULL: tuple[WhenFull, ...] = ("block", "drop-oldest")
 
 _ROUND_BYTES = 4 * 1024 * 1024
 _MAX_BACKOFF = 5.0
+# The brokers no longer know the idempotent producer's session (its state expired or was
+# deleted with old records, or another took its epoch): only a new producer can go on.
+_SESSION_ENDED = (
+    kafka_errors.OutOfOrderSequenceNumber,
+    kafka_errors.UnknownProducerId,
+    kafka_errors.InvalidProducerEpoch,
+    kafka_errors.InvalidProducerIdMapping,
+    kafka_errors.ProducerFenced,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ class Producer(Service):
         self._outage_since: float | None = None
         self.accepted = self.acknowledged = self.dropped = self.inherited = 0
         self.failed_rounds = 0
+        #: Whether it produces idempotently; None until it first reached the brokers.
+        self.idempotent: bool | None = None
         self._stopping = False
 
     @property
@@ -259,7 +280,7 @@ class Producer(Service):
         for record in records:
             by_partition.setdefault(self._partition(record[0]), []).append(record)
 
-        async def send_all() -> None:
+        async def send_all() -> list[asyncio.Future[object]]:
             futures = []
             for partition, group in by_partition.items():
                 batch = client.create_batch()
@@ -271,9 +292,40 @@ class Producer(Service):
                         batch = client.create_batch()
                         batch.append(key=key, value=value, timestamp=None)
                 futures.append(await client.send_batch(batch, self.topic, partition=partition))
-            await asyncio.gather(*futures)
+            return futures
 
-        await bounded(send_all(), self.settings.request_timeout, self._what("appending to"))
+        async def acknowledged(futures: list[asyncio.Future[object]]) -> None:
+            try:
+                await asyncio.gather(*futures)
+            except _SESSION_ENDED as exc:  # a new producer resends the round: retriable
+                raise LogError(
+                    f"{self._what('appending to')}: the brokers ended the idempotent "
+                    f"producer's session ({type(exc).__name__}); sending the round again"
+                ) from None
+
+        appending = self._what("appending to")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout
+        # Queueing waits for metadata and for room in the producer's buffer: bounded too.
+        futures = await bounded(send_all(), self.settings.request_timeout, appending)
+        pending = asyncio.ensure_future(acknowledged(futures))
+        try:
+            while True:
+                left = max(0.0, deadline - loop.time())
+                try:
+                    # shield: a wait that times out leaves the round to the producer.
+                    await bounded(asyncio.shield(pending), left, appending)
+                    return
+                except BrokerUnavailableError as exc:
+                    if not self.idempotent or pending.done() or self._stopping:
+                        raise
+                    # Resending would write new copies of what the brokers may hold;
+                    # the idempotent producer retries the same batches until they answer.
+                    self._on_outage(exc)
+                    deadline = loop.time() + self.settings.request_timeout
+        finally:
+            if not pending.done():
+                pending.cancel()
 
     def _partition(self, key: bytes) -> int:
         partition = self._partition_of.get(key)
@@ -285,10 +337,26 @@ class Producer(Service):
     async def _connect(self) -> AIOKafkaProducer:
         if self._client is not None:
             return self._client
-        client = AIOKafkaProducer(**producer_options(self.settings, max_batch_size=1024 * 1024))
+        if self.idempotent is None:
+            self.idempotent = await grants_idempotence(self.settings, self._what("connecting to"))
+            log.info(
+                "producer of %s: %s",
+                self.topic,
+                "idempotent (the brokers grant producer ids)"
+                if self.idempotent
+                else "at least once (the brokers give no producer id; "
+                "events are deduplicated by id)",
+            )
+        options = producer_options(
+            self.settings, idempotent=self.idempotent, max_batch_size=1024 * 1024
+        )
+        client = AIOKafkaProducer(**options)
         try:
             await bounded(
-                client.start(), self.settings.connect_timeout, self._what("connecting to")
+                client.start(),
+                self.settings.connect_timeout,
+                self._what("connecting to"),
+                settings=self.settings,
             )
             if self._create_topic:
                 await ensure_topic(self.settings, self.topic, self._topic_partitions)

@@ -7,7 +7,8 @@ given end offsets (a snapshot of the log ends, or the live projection's own offs
 when comparing), folds the accepted events with the projection's own fold, and
 writes rows, dead letters and the end offsets into a fresh schema. Reading stops at
 the end offsets, so the result is exactly comparable with a projection that
-committed those offsets.
+committed those offsets. A rebuild of the events from a time on starts where the
+records from that time on begin (:func:`time_starts`), where the brokers say so truly.
 
 ``compare`` diffs two projections table by table and names the subjects whose rows
 differ (``web1/HTTP``, ``pool/Network``), for ``sitelog replay --verify``.
@@ -25,9 +26,11 @@ import psycopg
 from psycopg import sql
 
 from engine.errors import ConfigError
+from engine.log.identity import Mark, last_mark
 from engine.log.kafka import KafkaSettings
+from engine.log.offsets import time_starts as seek_by_time
 from engine.log.reader import SiteLogReader
-from engine.log.records import ReadBatch
+from engine.log.records import PartitionOffsets, ReadBatch, topic_for
 from engine.node.config import NodeConfig
 from projections.digest import canonical
 from projections.fold import fold_batch
@@ -70,6 +73,21 @@ async def log_bounds(sites: Mapping[str, KafkaSettings]) -> tuple[Offsets, Offse
         starts[site] = {p: b.start for p, b in bounds.items()}
         ends[site] = {p: b.end for p, b in bounds.items()}
     return starts, ends
+
+
+async def time_starts(
+    sites: Mapping[str, KafkaSettings], starts: Offsets, ends: Offsets, since: int
+) -> Offsets:
+    """The start offsets of a rebuild that keeps the events from ``since`` on: each
+    partition's start moved up to where its records from that time on begin, where the
+    brokers answer that truly, and left at ``starts`` elsewhere
+    (``engine.log.offsets.time_starts``, which logs which it did)."""
+    moved: Offsets = {}
+    for site, settings in sites.items():
+        bounds = {p: PartitionOffsets(starts[site][p], end) for p, end in ends[site].items()}
+        found = await seek_by_time(settings, topic_for(site), bounds, since)
+        moved[site] = {p: max(starts[site][p], found[p].offset) for p in ends[site]}
+    return moved
 
 
 def schema_exists(dsn: str, schema: str) -> bool:
@@ -166,6 +184,9 @@ async def _apply(
         for site in ends
     }
     last_time: dict[str, int | None] = {site: None for site in ends}
+    # The last event read per partition: the rebuilt offset rows name it, as the
+    # projector's do, so the node checks the log it resumes on (engine.log.identity).
+    marks: dict[tuple[str, int], Mark] = {}
     changes, pending = Changes(), 0
     # One write in flight while the next batches are folded: PostgreSQL works on one core
     # while this process decodes and folds on the other.
@@ -183,6 +204,8 @@ async def _apply(
                 accept,
             )
             last_time[batch.site] = when if when is not None else last_time[batch.site]
+            if (mark := last_mark(batch)) is not None:
+                marks[batch.site, batch.partition] = mark
             done[batch.site] += len(batch.events) + len(batch.dead_letters)
             pending += len(batch.events)
         if pending >= _BATCH_EVENTS or (batch is None and not readers):
@@ -198,7 +221,15 @@ async def _apply(
     # Every partition's end offset, read or not: the rebuilt projection resumes from there.
     for site, partitions in ends.items():
         for partition, end in partitions.items():
-            row = OffsetRow(site, partition, end, last_time[site])
+            mark = marks.get((site, partition))
+            row = OffsetRow(
+                site,
+                partition,
+                end,
+                last_time[site],
+                None if mark is None else mark.offset,
+                None if mark is None else mark.event_id,
+            )
             changes.put(OFFSETS, (site, partition), row)
     await asyncio.to_thread(sink.write, changes)
     await asyncio.to_thread(sink.finish)

@@ -28,7 +28,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedPostgres
+from engine.dev.brokers import EmbeddedKafka
 from engine.dev.process import free_port
 from engine.log.kafka import KafkaSettings
 from engine.log.writer import SiteLogWriter
@@ -38,6 +39,7 @@ from engine.node.tokens import make_token
 from engine.poller import simulation
 from projections.errors import DatabaseError
 from schemas.types import event_id_str
+from tests.support.brokers import test_broker
 from tests.support.cli import running, sitelog, stop
 
 pytestmark = pytest.mark.slow
@@ -46,9 +48,9 @@ OPERATOR = "test-operator"  # the simulator's operators have other names
 
 
 @pytest.fixture
-def broker() -> Iterator[EmbeddedBroker]:
+def broker() -> Iterator[EmbeddedKafka]:
     """A broker of this test's own: the replay at the end reads every log from its start."""
-    server = EmbeddedBroker()
+    server = test_broker()
     server.start()
     try:
         yield server
@@ -140,7 +142,7 @@ def audit_ids(dsn: str) -> list[str]:
 
 
 def test_node_waits_out_its_database_and_loses_nothing(
-    tmp_path: Path, broker: EmbeddedBroker, postgres: EmbeddedPostgres
+    tmp_path: Path, broker: EmbeddedKafka, postgres: EmbeddedPostgres
 ) -> None:
     dsn = postgres.create_database("sitelog")
     secret, token = make_token("ops", ["read", "operate"])

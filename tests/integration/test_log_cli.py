@@ -423,6 +423,11 @@ def test_offset_plans_are_cut_to_the_log_and_checked() -> None:
         plan_ranges(log, [2])
     with pytest.raises(ConfigError, match="--to-offset 1 is before --from-offset 2"):
         plan_ranges(log, (), 2, 1)
+    # A time seek's starts only ever move a read's start up, and never past its stop.
+    seek = {0: 12, 1: 3}
+    assert plan_ranges(log, starts=seek) == {0: OffsetRange(12, 20), 1: OffsetRange(3, 3)}
+    assert plan_ranges(log, (), 15, 18, seek) == {0: OffsetRange(15, 18), 1: OffsetRange(15, 15)}
+    assert plan_ranges(log, [0], starts={0: 2}) == {0: OffsetRange(5, 20)}
 
 
 records = st.lists(

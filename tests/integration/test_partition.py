@@ -1,5 +1,10 @@
 """A network partition between central and paris is just lag: both sides keep working, and
-after the link returns both nodes agree on paris, equal to a clean replay of both logs."""
+after the link returns both nodes agree on paris, equal to a clean replay of both logs.
+
+Each test has two brokers of its own (``tests.support.brokers``, started side by side).
+The partition and its catch-up are the broker contract: that test runs on both Tansu and
+Apache Kafka; the killed remote node runs on the switch's broker.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 
-from engine.dev import EmbeddedBroker, EmbeddedPostgres
+from engine.dev import EmbeddedPostgres
+from engine.dev.brokers import BrokerKind, start_all
 from engine.dev.process import free_port
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader, read_log_offsets
@@ -32,6 +39,7 @@ from projections.postgres import PostgresSink
 from schemas.configuration import HostDefined
 from schemas.event import Event
 from schemas.types import now_us
+from tests.support.brokers import CONTRACT_BROKERS, test_broker
 from tests.support.kafka_proxy import KafkaProxy
 
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
@@ -96,15 +104,20 @@ class Deployment:
 
 
 @contextmanager
-def deployment(postgres_server: EmbeddedPostgres | str) -> Iterator[Deployment]:
+def deployment(
+    postgres_server: EmbeddedPostgres | str, kind: BrokerKind | None = None
+) -> Iterator[Deployment]:
+    """Central's and paris's brokers (of ``kind``, default the switch's), each side's proxy
+    to the other's, and the nodes' configurations."""
     tag = uuid.uuid4().hex[:6]
-    with (
-        EmbeddedBroker() as central_broker,
-        EmbeddedBroker() as paris_broker,
-        KafkaProxy(paris_broker.bootstrap_servers) as to_paris,
-        KafkaProxy(central_broker.bootstrap_servers) as to_central,
-    ):
+    central_broker, paris_broker = test_broker(kind), test_broker(kind)
+    with ExitStack() as stack:
+        stack.callback(paris_broker.stop)
+        stack.callback(central_broker.stop)
+        start_all([central_broker, paris_broker])  # a JVM takes seconds: start both at once
         c_boot, p_boot = central_broker.bootstrap_servers, paris_broker.bootstrap_servers
+        to_paris = stack.enter_context(KafkaProxy(p_boot))
+        to_central = stack.enter_context(KafkaProxy(c_boot))
         central = node_config(
             "central-1",
             NodeRole.CENTRAL,
@@ -141,8 +154,11 @@ def paris_digests(*configs: NodeConfig) -> list[str]:
     return digests
 
 
-def test_partition_is_lag_and_recovery_is_catch_up(postgres_server: EmbeddedPostgres | str) -> None:
-    with deployment(postgres_server) as d:
+@pytest.mark.parametrize("kind", CONTRACT_BROKERS)
+def test_partition_is_lag_and_recovery_is_catch_up(
+    postgres_server: EmbeddedPostgres | str, kind: BrokerKind
+) -> None:
+    with deployment(postgres_server, kind) as d:
         c_boot, p_boot, to_paris, to_central = (
             d.central_boot,
             d.paris_boot,

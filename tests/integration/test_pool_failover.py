@@ -1,4 +1,5 @@
-"""Workflow failover with three real ``sitelog pool-member`` processes and the embedded broker.
+"""Workflow failover with three real ``sitelog pool-member`` processes and a broker of its own
+(``tests.support.brokers``: Tansu, or Apache Kafka under ``SITELOG_TEST_BROKER=kafka``).
 
 A manual pool of three management servers (quorum 2) runs 24 network devices. The
 test kills members with SIGKILL (no goodbye: their leases must expire), reads what
@@ -22,7 +23,6 @@ from typing import Any
 
 import orjson
 
-from engine.dev import EmbeddedBroker
 from engine.dev.process import free_port
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
@@ -37,6 +37,7 @@ from schemas.hlc import HybridLogicalClock
 from schemas.payload import Payload
 from schemas.pools import PoolDefined, PoolMemberAdded, PoolTargetAssigned
 from schemas.types import TargetKind
+from tests.support.brokers import test_broker
 
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
 POOL = "Network Monitoring"
@@ -162,7 +163,7 @@ def expected(servers: tuple[str, ...]) -> dict[str, set[str]]:
 
 
 def test_failover_moves_only_the_dead_members_targets(tmp_path: Path) -> None:
-    with EmbeddedBroker() as broker, running_members(broker.bootstrap_servers, tmp_path) as members:
+    with test_broker() as broker, running_members(broker.bootstrap_servers, tmp_path) as members:
         boot = broker.bootstrap_servers
         asyncio.run(configure(boot))
         for server in SERVERS:

@@ -3,7 +3,8 @@
 ``sitelog produce`` runs as a real process behind a TCP proxy that the test cuts.
 During the cut the producer is killed (SIGKILL) and started again on the same spool.
 When the link returns, the log must hold every accepted result, each host's in the
-order the poller produced them.
+order the poller produced them. A broker contract test: it runs on both brokers, Tansu and
+Apache Kafka (``contract_kafka``).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def _spooled(spool: Path, event_id: str) -> bool:
 
 
 def test_a_cut_and_a_killed_producer_lose_nothing_and_keep_host_order(
-    kafka: KafkaSettings, site: str, tmp_path: Path
+    contract_kafka: KafkaSettings, site: str, tmp_path: Path
 ) -> None:
+    kafka = contract_kafka
     lines, produced = _lines()
     spool = tmp_path / "spool"
     first, cut_at, kill_at = 10_000, 10_000, 30_000

@@ -1,4 +1,10 @@
-"""Site logs against a real Kafka-protocol broker (embedded Tansu, or SITELOG_TEST_BOOTSTRAP)."""
+"""Site logs against a real Kafka-protocol broker.
+
+The broker contract (what is written is read back, byte for byte, in per-key order, from
+exact offsets with exact log ends; a log that lost its records is seen to have gone
+backwards) runs on both brokers, Tansu and Apache Kafka (``contract_kafka``,
+``CONTRACT_BROKERS``); the rest on the switch's broker (``tests.support.brokers``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.dev import EmbeddedBroker
+from engine.dev.brokers import BrokerKind
 from engine.errors import BrokerUnavailableError, LogWentBackwardsError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import SiteLogReader
@@ -23,6 +29,7 @@ from engine.log.writer import SiteLogWriter
 from schemas.codec import MAGIC, Codec
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
+from tests.support.brokers import CONTRACT_BROKERS, test_broker
 from tests.support.scenarios import numbered_check as check
 from tests.support.strategies import events
 
@@ -52,11 +59,16 @@ async def read_all(reader: SiteLogReader, expected: int, bound: float = 20.0) ->
 
 
 @given(sent=st.lists(events, min_size=1, max_size=30))
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# contract_kafka is per test but only settings: every example may share it.
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 def test_any_events_round_trip_through_a_real_site_log(
-    kafka: KafkaSettings, sent: list[Event]
+    contract_kafka: KafkaSettings, sent: list[Event]
 ) -> None:
-    site = new_site()
+    site, kafka = new_site(), contract_kafka
 
     async def scenario() -> None:
         async with SiteLogWriter(site, kafka) as writer:
@@ -70,8 +82,10 @@ def test_any_events_round_trip_through_a_real_site_log(
     run(scenario())
 
 
-def test_per_key_order_survives_and_one_key_stays_in_one_partition(kafka: KafkaSettings) -> None:
-    site = new_site()
+def test_per_key_order_survives_and_one_key_stays_in_one_partition(
+    contract_kafka: KafkaSettings,
+) -> None:
+    site, kafka = new_site(), contract_kafka
     clock = HybridLogicalClock()
     hosts = [f"host-{i:03d}" for i in range(40)]
     sent = [check(hosts[i % len(hosts)], i, clock, site) for i in range(4000)]
@@ -97,8 +111,8 @@ def test_per_key_order_survives_and_one_key_stays_in_one_partition(kafka: KafkaS
     run(scenario())
 
 
-def test_reader_resumes_exactly_at_the_offsets_it_is_given(kafka: KafkaSettings) -> None:
-    site = new_site()
+def test_reader_resumes_exactly_at_the_offsets_it_is_given(contract_kafka: KafkaSettings) -> None:
+    site, kafka = new_site(), contract_kafka
     clock = HybridLogicalClock()
     sent = [check(f"h{i % 9}", i, clock, site) for i in range(600)]
 
@@ -188,11 +202,12 @@ def test_a_broker_that_never_answers_is_bounded_by_the_connect_timeout() -> None
         assert time.monotonic() - started < 6.0
 
 
-def test_a_log_that_went_backwards_stops_the_reader_with_a_clear_error() -> None:
-    # Its own broker: restarting it (memory storage) is how a site loses its log.
+@pytest.mark.parametrize("kind", CONTRACT_BROKERS)
+def test_a_log_that_went_backwards_stops_the_reader_with_a_clear_error(kind: BrokerKind) -> None:
+    # Its own broker: restarting it with its logs wiped is how a site loses its log.
     site = new_site()
     clock = HybridLogicalClock()
-    with EmbeddedBroker() as own:
+    with test_broker(kind) as own:
         settings_ = KafkaSettings(own.bootstrap_servers, connect_timeout=10.0)
 
         async def write(count: int) -> dict[int, int]:
@@ -203,7 +218,7 @@ def test_a_log_that_went_backwards_stops_the_reader_with_a_clear_error() -> None
             return {positions[-1].partition: positions[-1].offset + 1}
 
         consumed = asyncio.run(write(50))
-        own.restart()
+        own.restart(wipe=True)
         asyncio.run(write(5))  # the new log is shorter than what was consumed
 
         async def resume() -> None:

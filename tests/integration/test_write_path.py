@@ -11,7 +11,6 @@ import uuid
 
 import pytest
 
-from engine.dev import EmbeddedBroker
 from engine.errors import CentralOnlyError, UnknownSubjectError
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
@@ -24,6 +23,7 @@ from projections.tables import CONFIG_HOSTS, DOWNTIMES
 from schemas.configuration import HostDefined
 from schemas.errors import InvalidEventError
 from schemas.types import now_us
+from tests.support.brokers import test_broker
 
 
 async def log_end(settings: KafkaSettings, site: str) -> int:
@@ -33,7 +33,7 @@ async def log_end(settings: KafkaSettings, site: str) -> int:
 
 def test_commands_flow_through_logs_and_respect_the_remote_subset(pg_dsn: str) -> None:
     tag = uuid.uuid4().hex[:8]
-    with EmbeddedBroker() as broker:
+    with test_broker() as broker:
         kafka = KafkaSettings(broker.bootstrap_servers)
 
         async def scenario() -> tuple[str, str]:

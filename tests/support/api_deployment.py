@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 
-from engine.dev import EmbeddedBroker
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
 from engine.log.records import DEFAULT_PARTITIONS
@@ -33,6 +32,7 @@ from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.monitoring import HostCheckResult, ServiceCheckResult
 from schemas.types import HostState, ServiceState, StateType, now_us
+from tests.support.brokers import test_broker
 
 SITES = ("central", "paris", "lyon")
 HOSTS = {"paris": 12, "lyon": 8}
@@ -183,7 +183,7 @@ def _tokens(
 @asynccontextmanager
 async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIterator[Deployment]:
     tag = uuid.uuid4().hex[:8]
-    with EmbeddedBroker() as broker:
+    with test_broker() as broker:
         kafka = KafkaSettings(broker.bootstrap_servers)
         central_secrets, central_tokens = _tokens(
             {

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from engine.dev import EmbeddedBroker
 from engine.log.kafka import KafkaSettings
 from engine.log.reader import read_log_offsets
 from engine.log.records import DEFAULT_PARTITIONS
@@ -36,6 +35,7 @@ from schemas.hlc import HybridLogicalClock
 from schemas.pools import Lease, TrustAnchorsReported
 from schemas.types import MICROS_PER_SECOND, now_us
 from tests.support.api_deployment import Deployment
+from tests.support.brokers import test_broker
 from tests.support.kafka_proxy import KafkaProxy
 
 __all__ = ["DEVICES", "SERVERS", "CutDeployment", "cut_deployment", "pool_world"]
@@ -87,7 +87,7 @@ async def cut_deployment(pg_dsn: str) -> AsyncIterator[CutDeployment]:
     tag = uuid.uuid4().hex[:8]
     central_secret, central_token = make_token("central-reader", ["read"])
     paris_secret, paris_token = make_token("paris-reader", ["read"])
-    with EmbeddedBroker() as broker:
+    with test_broker() as broker:
         kafka = KafkaSettings(broker.bootstrap_servers)
         with (
             KafkaProxy(broker.bootstrap_servers) as to_paris,

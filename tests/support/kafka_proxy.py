@@ -7,6 +7,10 @@ own, so a client bootstrapped through it stays behind it: cutting the proxy cuts
 client off, exactly like a WAN link going down, while other clients of the same
 broker (the site's own node and pollers) connect directly and keep working.
 
+:meth:`KafkaProxy.lose_next_answer` cuts the link at the worst moment instead: after
+the broker acted on a request (a Produce: the batch is written) and before its answer
+reaches the client, which then cannot know whether the batch was written.
+
 It runs its own event loop in a thread, so a synchronous test can drive it.
 """
 
@@ -47,6 +51,9 @@ class KafkaProxy:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self.cuts = 0
+        self._lose: int | None = None
+        #: Answers dropped by :meth:`lose_next_answer` so far.
+        self.lost_answers = 0
 
     def __enter__(self) -> KafkaProxy:
         self._thread.start()
@@ -64,6 +71,12 @@ class KafkaProxy:
 
     def restore(self) -> None:
         self._open = True
+
+    def lose_next_answer(self, api_key: int) -> None:
+        """Drop the broker's next answer to an ``api_key`` request (0: Produce) and cut
+        every link, as :meth:`cut` does, until :meth:`restore`: the broker acted on the
+        request, and its client never hears so."""
+        self._lose = api_key
 
     async def _start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -129,6 +142,11 @@ class KafkaProxy:
             body = await source.readexactly(int.from_bytes(size, "big"))
             correlation = int.from_bytes(body[:4], "big", signed=True)
             api_key, api_version = pending.pop(correlation, (-1, -1))
+            if api_key == self._lose:
+                self._lose = None
+                self.lost_answers += 1
+                await self._cut()
+                return
             if api_key == _METADATA and api_version in _RESPONSES:
                 response = _RESPONSES[api_version].decode(body[4:])
                 response.brokers = [
