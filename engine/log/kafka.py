@@ -140,7 +140,18 @@ async def topic_partitions(
             if found:
                 return found
             if loop.time() > deadline:
-                raise LogError(f"topic {topic} has no partitions after {seconds:g}s")
+                # Brokers do not create sitelog's topics (auto.create.topics.enable=false).
+                missing = any(
+                    t["topic"] == topic
+                    and t["error_code"] == kafka_errors.UnknownTopicOrPartitionError.errno
+                    for t in described
+                )
+                raise LogError(
+                    f"topic {topic} does not exist on {settings.bootstrap_servers} "
+                    "(no node or producer of that site has written to it yet?)"
+                    if missing
+                    else f"topic {topic} has no partitions after {seconds:g}s"
+                )
             await asyncio.sleep(0.05)
     finally:
         await admin.close()

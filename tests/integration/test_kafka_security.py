@@ -32,7 +32,7 @@ from engine.dev import ApacheKafka
 from engine.dev.kafka_security import SCRAM_MECHANISM, KafkaSecurity
 from engine.dev.tls import make_ca
 from engine.errors import BrokerRefusedError, EmbeddedServiceError
-from engine.log.kafka import KafkaSettings
+from engine.log.kafka import KafkaSettings, ensure_topic
 from engine.log.reader import read_log_offsets
 from engine.log.records import DEFAULT_PARTITIONS
 from engine.log.writer import SiteLogWriter
@@ -279,6 +279,8 @@ def test_replay_with_a_wrong_password_is_one_line_and_exit_2(
 ) -> None:
     schema = f"s_{uuid.uuid4().hex[:10]}"
     toml = _node_toml(tmp_path / "node.toml", brokers, pg_dsn, schema)
+    # Central's log exists, as it does wherever a node ran: the replay reads it first.
+    asyncio.run(ensure_topic(brokers.tls.client_settings(), "sitelog.central", DEFAULT_PARTITIONS))
     monkeypatch.setenv(PASSWORD_ENV, "not-the-password")
     try:
         done = sitelog("replay", "--config", str(toml), "--into", f"{schema}_x")
