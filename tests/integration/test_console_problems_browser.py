@@ -216,6 +216,54 @@ async def test_an_expired_session_says_so_on_a_stale_form_and_on_the_next_refres
         tab.forgive("/api/v1/stream")
 
 
+async def test_a_refresh_with_an_ended_session_waits_for_the_open_dialog(
+    deployment: Deployment, browser: Browser
+) -> None:
+    url = deployment.urls["paris"]
+    token = next(t for t in deployment.paris.config.tokens if t.name == "paris-local")
+    async with console_page(browser, url, deployment.secrets["paris-local"], name="held") as tab:
+        page = tab.page
+        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        host, service = next((h, s) for h, s, done in await listed(page) if s and not done)
+        await row(page, host, service).locator("input.pick").click()
+        await page.get_by_role("button", name="Add comment…").click()
+        await page.locator("#comment-text").fill("half a sentence")
+        # Answers that told the page to go and sign in, and whether the page held them.
+        await page.evaluate(
+            """() => { window.held = [];
+                document.addEventListener('htmx:beforeOnLoad', e => {
+                    if (e.detail.xhr.getResponseHeader('HX-Redirect'))
+                        window.held.push(e.defaultPrevented);
+                }); }"""
+        )
+        await tab.context.add_cookies(
+            [
+                {
+                    "name": COOKIE,
+                    "value": issue(token, time.time() - 9 * 3600),
+                    "url": url,
+                    "httpOnly": True,
+                    "sameSite": "Strict",
+                }
+            ]
+        )
+        # A poller's result makes the page refresh its list with the ended session.
+        await deployment.writers["paris"].append_many(
+            [result(deployment, host, service, deployment.latest[(host, service)].state, "x")]
+        )
+        await page.wait_for_function("window.held.length > 0", timeout=10_000)
+        assert await page.evaluate("window.held") == [True] * len(
+            await page.evaluate("window.held")
+        )
+        assert page.url.startswith(f"{url}/?") or page.url == f"{url}/"
+        assert await page.locator("#comment-text").input_value() == "half a sentence"
+        # Closing the dialog lets the page go where the refresh said.
+        await page.locator("#dialog-add-comment").get_by_role("button", name="Cancel").click()
+        await page.wait_for_url(f"{url}/signin?reason=expired")
+        await expect(page.get_by_role("alert")).to_have_text("Your session expired: sign in again.")
+        tab.forgive("/api/v1/stream")
+
+
 async def test_a_service_whose_name_holds_a_slash_links_to_its_page(
     deployment: Deployment, browser: Browser
 ) -> None:

@@ -126,6 +126,21 @@
     });
   }
 
+  // A refresh that finds the session ended is told to go to the sign-in form
+  // (HX-Redirect): not while a dialog is open, which may hold what the operator typed.
+  // Its action says the session ended; the page goes to sign in once it is closed.
+  let redirectAfterDialog = null;
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    const where = e.detail.xhr.getResponseHeader("HX-Redirect");
+    if (where && document.querySelector("dialog[open]")) {
+      e.preventDefault();
+      redirectAfterDialog = where;
+    }
+  });
+  document.addEventListener("close", function (e) {
+    if (e.target.tagName === "DIALOG" && redirectAfterDialog) location.href = redirectAfterDialog;
+  }, true); // "close" does not bubble: caught on its way down
+
   // ---- selection ------------------------------------------------------------------
   const selected = new Map(); // "host\tservice" -> {host, service}
   let anchor = null;
