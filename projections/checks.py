@@ -112,6 +112,9 @@ def _record_points(
     append = changes.appended(PERFDATA_POINTS).append
     host, event_id, site = result.host_name, event.event_id, event.target_site
     seen: set[str] = set()
+    # A metric whose warn/crit/min/max did not parse comes out with that field None and is
+    # written like any other: its value was measured. The dropped fields are in the parse's
+    # .problems (by label); counting them per metric is the metric dictionary's job.
     for m in parse_perfdata(result.perfdata).metrics:
         # A label is a series: a plugin printing it twice in one line keeps the first.
         if m.label in seen:

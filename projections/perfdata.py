@@ -8,8 +8,17 @@ data" and "Threshold and ranges"::
     [@]start:end                                      (warn and crit are ranges)
 
 It is pure: no I/O, no logging, no global state besides two bounded caches. It never raises
-on an input string; a metric that cannot be read is left out and reported in
-``ParsedPerfdata.errors`` with its text and a reason, and the other metrics still come out.
+on an input string, and it keeps what was measured:
+
+* A metric whose label, value or unit cannot be read is left out and reported in
+  ``ParsedPerfdata.errors`` with its text and a reason (there is no number to keep); the
+  other metrics still come out.
+* A metric whose value and unit read but whose warn, crit, min or max does not is kept with
+  that field ``None``; each dropped field is reported in ``ParsedPerfdata.problems`` with the
+  metric's label, the field, its text and a reason, so a caller can count problems per
+  metric. Real plugins print thresholds the guidelines do not allow (a unit on a threshold,
+  a decimal comma, ``80:90:100``) while the value they measured is right; refusing the
+  whole metric would lose that value over a field that only draws a line on a graph.
 
 Choices where the guidelines are silent, loose, or disagree with what plugins emit:
 
@@ -22,8 +31,9 @@ Choices where the guidelines are silent, loose, or disagree with what plugins em
   Nagios joins perfdata of several output lines.
 * Numbers: the guidelines' class ``[-0-9.]``, plus a leading ``+`` and an exponent
   (``1e-05``), both of which the C reference (``strtod``) reads and plugins emit. ASCII
-  digits only. ``inf``/``nan`` and hex are errors. A decimal comma (``0,5``) is an error,
-  never a guess: ``1,234`` is as likely a thousands separator as a decimal one.
+  digits only. ``inf``/``nan`` and hex are not numbers. A decimal comma (``0,5``) is never
+  a guess: ``1,234`` is as likely a thousands separator as a decimal one. In the value it
+  makes the metric an error; in a threshold or bound, only that field is dropped.
 * Units, case-sensitive, exactly: none, ``s ms us % B KB MB TB c`` from the guidelines,
   and ``GB``, ``kB``, ``KiB MiB GiB TiB`` which check_disk, check_swap and others emit.
   Any other unit (``kb``, ``W``...) makes the metric an error rather than a number of
@@ -31,10 +41,13 @@ Choices where the guidelines are silent, loose, or disagree with what plugins em
   units, bytes for byte units, and the value itself otherwise. Byte multiples are binary
   (1 KB = 1 kB = 1 KiB = 1024 B), as check_disk computes the values it prints as kB..TB.
 * ``U`` as the value means "could not be determined": ``value is None``; a unit may follow.
-* min and max are plain numbers (no unit); warn and crit are ranges. Extra trailing empty
-  fields (``a=1;;;;;``) are tolerated; extra non-empty ones are an error.
+* min and max are plain numbers (no unit); warn and crit are ranges. A unit on either
+  (``80%``, as NSClient++ prints) is not stripped: the field is dropped, since reading it
+  would guess that it has the value's scale. Extra trailing empty fields (``a=1;;;;;``) are
+  tolerated; extra non-empty ones are dropped as one problem of field ``"extra"``.
 * Ranges: "10" is 0..10; "10:" is 10..inf; "~:10" is -inf..10; an empty start (":10") is 0,
-  as in the C reference; start > end, a lone "~" and anything unparsable are errors.
+  as in the C reference; start > end, a lone "~" and anything unparsable are not ranges
+  (``Range.parse`` raises; in a metric the field is dropped).
   Bounds are inclusive: outside alerts, or inside when the range starts with ``@``.
 * Canonical text: integral numbers print without a fraction, others with ``repr`` (the
   shortest text that reads back to the same float), so format -> parse is exact.
@@ -52,6 +65,7 @@ __all__ = [
     "Metric",
     "ParsedPerfdata",
     "PerfdataError",
+    "PerfdataProblem",
     "Range",
     "format_perfdata",
     "parse_perfdata",
@@ -215,43 +229,69 @@ class PerfdataError:
 
 
 @dataclass(frozen=True, slots=True)
+class PerfdataProblem:
+    """A field dropped from a metric that was kept: the metric's label, which field
+    (``warn``, ``crit``, ``min``, ``max``, or ``extra`` for fields after the fifth), the
+    field's text and why it was dropped."""
+
+    label: str
+    field: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedPerfdata:
-    """The metrics read from a perfdata string, in order, and the ones that were not."""
+    """The metrics read from a perfdata string, in order, the ones that were not, and the
+    fields dropped from the metrics that were (in the order of the metrics)."""
 
     metrics: tuple[Metric, ...]
     errors: tuple[PerfdataError, ...]
+    problems: tuple[PerfdataProblem, ...] = ()
 
 
-_Tail = tuple[Range | None, Range | None, float | None, float | None]
-_NO_TAIL: _Tail = (None, None, None, None)
+# (field, text, reason) of a dropped field; the label is added per metric.
+_Failure = tuple[str, str, str]
+_Tail = tuple[Range | None, Range | None, float | None, float | None, tuple[_Failure, ...]]
 
 
-def _range_field(text: str, what: str) -> Range | None:
+def _range_field(text: str, what: str, failed: list[_Failure]) -> Range | None:
     if not text:
         return None
     try:
         return _parse_range(text)
     except ValueError as exc:
-        raise ValueError(f"bad {what} range: {exc}") from None
+        failed.append((what, text, str(exc)))
+        return None
+
+
+def _number_field(text: str, what: str, failed: list[_Failure]) -> float | None:
+    if not text:
+        return None
+    try:
+        return _number(text, what)
+    except ValueError as exc:
+        failed.append((what, text, str(exc)))
+        return None
 
 
 # "warn;crit;min;max" is usually the same string for every result of a check (only the
-# value moves), so its parse is memoised as a whole.
+# value moves), so its lenient parse is memoised as a whole, with the fields it dropped.
 @lru_cache(maxsize=4096)
 def _parse_tail(tail: str) -> _Tail:
     parts = tail.split(";")
-    if len(parts) > 4:
-        if any(parts[4:]):
-            raise ValueError("more than 5 fields")
-        del parts[4:]
+    extra = parts[4:]
+    del parts[4:]
     parts.extend([""] * (4 - len(parts)))
     warn_text, crit_text, min_text, max_text = parts
-    return (
-        _range_field(warn_text, "warn"),
-        _range_field(crit_text, "crit"),
-        _number(min_text, "min") if min_text else None,
-        _number(max_text, "max") if max_text else None,
-    )
+    failed: list[_Failure] = []
+    warn = _range_field(warn_text, "warn", failed)
+    crit = _range_field(crit_text, "crit", failed)
+    low = _number_field(min_text, "min", failed)
+    high = _number_field(max_text, "max", failed)
+    if any(extra):
+        failed.append(("extra", ";".join(extra), "more than 5 fields"))
+    return warn, crit, low, high, tuple(failed)
 
 
 # The frozen dataclass __init__ sets each field through object.__setattr__, which is about
@@ -266,8 +306,9 @@ _set_label, _set_value, _set_unit, _set_warn, _set_crit, _set_min, _set_max = (
 )
 
 
-def _read_metric(label: str, text: str) -> Metric:
-    """Read ``value[UOM];warn;crit;min;max``; raises ValueError with the reason."""
+def _read_metric(label: str, text: str, problems: list[PerfdataProblem]) -> Metric:
+    """Read ``value[UOM];warn;crit;min;max``; raises ValueError with the reason for a bad
+    value or unit, and adds a problem to ``problems`` for each other field it drops."""
     semi = text.find(";")
     value_text = text if semi < 0 else text[:semi]
     match = _VALUE_RE.fullmatch(value_text)
@@ -285,7 +326,13 @@ def _read_metric(label: str, text: str) -> Metric:
     value = None if number == "U" else float(number)
     if value in _INFINITIES:
         raise ValueError(f"value {number!r} is out of the float range")
-    warn, crit, low, high = _NO_TAIL if semi < 0 else _parse_tail(text[semi + 1 :])
+    if semi < 0:
+        warn = crit = low = high = None
+    else:
+        # Nothing below raises: the problems belong to a metric that is kept.
+        warn, crit, low, high, failed = _parse_tail(text[semi + 1 :])
+        if failed:
+            problems.extend([PerfdataProblem(label, *failure) for failure in failed])
     metric: Metric = _new(Metric)
     _set_label(metric, label)
     _set_value(metric, value)
@@ -297,7 +344,7 @@ def _read_metric(label: str, text: str) -> Metric:
     return metric
 
 
-def _read_unquoted(token: str) -> Metric:
+def _read_unquoted(token: str, problems: list[PerfdataProblem]) -> Metric:
     """Read one whitespace-free metric whose label is not quoted."""
     eq = token.find("=")
     if eq <= 0:
@@ -305,7 +352,7 @@ def _read_unquoted(token: str) -> Metric:
     label = token[:eq]
     if "'" in label:
         raise ValueError("quote inside an unquoted label")
-    return _read_metric(label, token[eq + 1 :])
+    return _read_metric(label, token[eq + 1 :], problems)
 
 
 def _closing_quote(text: str, pos: int) -> int:
@@ -317,7 +364,12 @@ def _closing_quote(text: str, pos: int) -> int:
         pos = quote + 2
 
 
-def _parse_quoted(text: str, metrics: list[Metric], errors: list[PerfdataError]) -> None:
+def _parse_quoted(
+    text: str,
+    metrics: list[Metric],
+    errors: list[PerfdataError],
+    problems: list[PerfdataProblem],
+) -> None:
     """The general scanner, for text holding quotes: a quoted label may contain spaces."""
     pos = 0
     while (word := _WORD_RE.search(text, pos)) is not None:
@@ -325,7 +377,7 @@ def _parse_quoted(text: str, metrics: list[Metric], errors: list[PerfdataError])
         token = word.group()
         try:
             if token[0] != "'":
-                metrics.append(_read_unquoted(token))
+                metrics.append(_read_unquoted(token, problems))
                 continue
             start = word.start()
             close = _closing_quote(text, start + 1)
@@ -341,7 +393,7 @@ def _parse_quoted(text: str, metrics: list[Metric], errors: list[PerfdataError])
             label = text[start + 1 : close].replace("''", "'")
             if not label:
                 raise ValueError("empty label")
-            metrics.append(_read_metric(label, rest.group()[1:]))
+            metrics.append(_read_metric(label, rest.group()[1:], problems))
         except ValueError as exc:
             errors.append(PerfdataError(token, str(exc)))
 
@@ -350,16 +402,17 @@ def parse_perfdata(text: str) -> ParsedPerfdata:
     """Read every metric of a perfdata string; never raises on a string."""
     metrics: list[Metric] = []
     errors: list[PerfdataError] = []
+    problems: list[PerfdataProblem] = []
     if "'" in text:
-        _parse_quoted(text, metrics, errors)
+        _parse_quoted(text, metrics, errors, problems)
     else:
         # Fast path: without quotes, labels cannot contain whitespace, so split() is exact.
         for token in text.split():
             try:
-                metrics.append(_read_unquoted(token))
+                metrics.append(_read_unquoted(token, problems))
             except ValueError as exc:
                 errors.append(PerfdataError(token, str(exc)))
-    return ParsedPerfdata(tuple(metrics), tuple(errors))
+    return ParsedPerfdata(tuple(metrics), tuple(errors), tuple(problems))
 
 
 def format_perfdata(metrics: Iterable[Metric]) -> str:
