@@ -17,7 +17,7 @@ from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
 from tests.support.api_deployment import Deployment, site_of
-from tests.support.browser import console_page
+from tests.support.browser import ConsolePage, console_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -174,30 +174,39 @@ async def test_shift_select_three_rows_and_acknowledge_them_in_place(
         assert all(acks[k]["comment"] == "disk swap planned" for k in want)
 
 
+async def comment_then_session_ends(
+    deployment: Deployment, tab: ConsolePage, text: str
+) -> tuple[str, str]:
+    """Open the comment dialog on an unhandled service problem and type ``text``; then the
+    session ends while the form is open (a cookie that ended nine hours ago)."""
+    page, url = tab.page, deployment.urls["paris"]
+    token = next(t for t in deployment.paris.config.tokens if t.name == "paris-local")
+    await expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    host, service = next((h, s) for h, s, done in await listed(page) if s and not done)
+    await row(page, host, service).locator("input.pick").click()
+    await page.get_by_role("button", name="Add comment…").click()
+    await page.locator("#comment-text").fill(text)
+    await tab.context.add_cookies(
+        [
+            {
+                "name": COOKIE,
+                "value": issue(token, time.time() - 9 * 3600),
+                "url": url,
+                "httpOnly": True,
+                "sameSite": "Strict",
+            }
+        ]
+    )
+    return host, service
+
+
 async def test_an_expired_session_says_so_on_a_stale_form_and_on_the_next_refresh(
     deployment: Deployment, browser: Browser
 ) -> None:
     url = deployment.urls["paris"]
-    token = next(t for t in deployment.paris.config.tokens if t.name == "paris-local")
     async with console_page(browser, url, deployment.secrets["paris-local"], name="expired") as tab:
         page = tab.page
-        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
-        host, service = next((h, s) for h, s, done in await listed(page) if s and not done)
-        await row(page, host, service).locator("input.pick").click()
-        await page.get_by_role("button", name="Add comment…").click()
-        await page.locator("#comment-text").fill("written before lunch")
-        # The session ends while the form is open (a cookie that ended nine hours ago).
-        await tab.context.add_cookies(
-            [
-                {
-                    "name": COOKIE,
-                    "value": issue(token, time.time() - 9 * 3600),
-                    "url": url,
-                    "httpOnly": True,
-                    "sameSite": "Strict",
-                }
-            ]
-        )
+        host, service = await comment_then_session_ends(deployment, tab, "written before lunch")
         dialog = page.locator("#dialog-add-comment")
         await dialog.get_by_role("button", name="Add comment").click()
         await expect(dialog.get_by_role("alert")).to_have_text(
@@ -220,14 +229,8 @@ async def test_a_refresh_with_an_ended_session_waits_for_the_open_dialog(
     deployment: Deployment, browser: Browser
 ) -> None:
     url = deployment.urls["paris"]
-    token = next(t for t in deployment.paris.config.tokens if t.name == "paris-local")
     async with console_page(browser, url, deployment.secrets["paris-local"], name="held") as tab:
         page = tab.page
-        await expect(page.locator("#live")).to_have_attribute("data-state", "live")
-        host, service = next((h, s) for h, s, done in await listed(page) if s and not done)
-        await row(page, host, service).locator("input.pick").click()
-        await page.get_by_role("button", name="Add comment…").click()
-        await page.locator("#comment-text").fill("half a sentence")
         # Answers that told the page to go and sign in, and whether the page held them.
         await page.evaluate(
             """() => { window.held = [];
@@ -236,17 +239,7 @@ async def test_a_refresh_with_an_ended_session_waits_for_the_open_dialog(
                         window.held.push(e.defaultPrevented);
                 }); }"""
         )
-        await tab.context.add_cookies(
-            [
-                {
-                    "name": COOKIE,
-                    "value": issue(token, time.time() - 9 * 3600),
-                    "url": url,
-                    "httpOnly": True,
-                    "sameSite": "Strict",
-                }
-            ]
-        )
+        host, service = await comment_then_session_ends(deployment, tab, "half a sentence")
         # A poller's result makes the page refresh its list with the ended session.
         await deployment.writers["paris"].append_many(
             [result(deployment, host, service, deployment.latest[(host, service)].state, "x")]

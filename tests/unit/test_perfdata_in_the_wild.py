@@ -14,33 +14,14 @@ from dataclasses import dataclass
 import pytest
 
 from projections.checks import apply_check
-from projections.perfdata import Metric, ParsedPerfdata, Range, parse_perfdata
+from projections.perfdata import Metric, ParsedPerfdata, parse_perfdata
 from projections.state import Changes, ProjectionState
 from projections.tables import PERFDATA_POINTS
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType
-
-
-def metric(
-    label: str,
-    value: float | None,
-    unit: str = "",
-    warn: str | None = None,
-    crit: str | None = None,
-    min: float | None = None,
-    max: float | None = None,
-) -> Metric:
-    return Metric(
-        label,
-        value,
-        unit,
-        None if warn is None else Range.parse(warn),
-        None if crit is None else Range.parse(crit),
-        min,
-        max,
-    )
+from tests.unit.test_perfdata import metric
 
 
 @dataclass(frozen=True)
