@@ -7,28 +7,23 @@ history row is written when the state or the state type changes.
 A host's results all travel in one partition of its site log, written by its
 poller with a monotonic HLC, so they arrive in version order; a result older than
 the register (a second writer with a lagging clock) does not move the state but
-its perfdata is still recorded: it was measured.
+its perfdata is still recorded: it was measured (``projections.metrics``).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
-from projections.perfdata import Range, parse_perfdata
-from projections.rows import HistoryRow, PointRow, StateRow
+from projections.metrics import record_perfdata
+from projections.rows import HistoryRow, StateRow
 from projections.state import Changes, ProjectionState
-from projections.tables import PERFDATA_POINTS, STATE_HISTORY, STATES
+from projections.tables import STATE_HISTORY, STATES
 from projections.version import version_key
 from schemas.event import Event
 from schemas.monitoring import HostCheckResult, ServiceCheckResult
 from schemas.types import StateType
 
 _HARD = int(StateType.HARD)
-
-#: Perfdata of results stamped outside [1970, year ~146,000) is not kept as points
-#: (their state still counts): their rollup bucket would overflow a bigint.
-MAX_POINT_TIME = 2**62
 
 
 def apply_check(
@@ -41,7 +36,16 @@ def apply_check(
     key = (result.host_name, service)
     version = version_key(event)
     if result.perfdata:
-        _record_points(event, result, service, changes)
+        record_perfdata(
+            state,
+            result.perfdata,
+            result.host_name,
+            service,
+            result.check_time,
+            event.target_site,
+            version,
+            changes,
+        )
     old = state.get(STATES, key)
     if old is not None and version <= old.version:
         return  # stale or duplicate: the register already holds a later result
@@ -101,47 +105,6 @@ def apply_check(
                 output=result.output,
             ),
         )
-
-
-def _record_points(
-    event: Event, result: HostCheckResult | ServiceCheckResult, service: str, changes: Changes
-) -> None:
-    check_time = result.check_time
-    if not 0 <= check_time < MAX_POINT_TIME:
-        return  # a rollup bucket of such an instant would not fit PostgreSQL's bigint
-    append = changes.appended(PERFDATA_POINTS).append
-    host, event_id, site = result.host_name, event.event_id, event.target_site
-    seen: set[str] = set()
-    # A metric whose warn/crit/min/max did not parse comes out with that field None and is
-    # written like any other: its value was measured. The dropped fields are in the parse's
-    # .problems (by label); counting them per metric is the metric dictionary's job.
-    for m in parse_perfdata(result.perfdata).metrics:
-        # A label is a series: a plugin printing it twice in one line keeps the first.
-        if m.label in seen:
-            continue
-        seen.add(m.label)
-        warn = None if m.warn is None else _range_text(m.warn)
-        crit = None if m.crit is None else _range_text(m.crit)
-        append(
-            PointRow(
-                host,
-                service,
-                m.label,
-                check_time,
-                event_id,
-                site,
-                m.value,
-                m.unit,
-                warn,
-                crit,
-                m.min,
-                m.max,
-            )
-        )
-
-
-# Thresholds rarely change between results of one check: format each once.
-_range_text = lru_cache(maxsize=4096)(Range.__str__)
 
 
 HANDLERS: dict[type, Any] = {

@@ -25,24 +25,25 @@ from typing import Any, Self
 import psycopg
 from psycopg import sql
 
-from projections.digest import digest
+from projections.digest import Since, digest
 from projections.errors import ProjectionReplacedError
-from projections.postgres_asof import asof_functions
 from projections.postgres_columns import add_missing_columns
 from projections.postgres_errors import place_of, translated, translating
-from projections.rollups import BUCKET
+from projections.postgres_layout import (
+    GENERATION,
+    PARTITIONED,
+    PartitionCache,
+    copy_projection,
+    create_layout,
+    layout_complete,
+    read_horizons,
+)
+from projections.postgres_series import SERIES_TABLES, SeriesStore
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.sink import Offsets, RowsByTable
 from projections.state import Changes
 from projections.table import Table
-from projections.tables import (
-    DEAD_LETTERS,
-    OFFSETS,
-    PERFDATA_POINTS,
-    PERFDATA_ROLLUPS,
-    STATES,
-    TABLES,
-)
+from projections.tables import DEAD_LETTERS, OFFSETS, PERFDATA_POINTS, STATES, TABLES
 
 _COPY_TYPES = {
     "text": "text",
@@ -55,9 +56,7 @@ _COPY_TYPES = {
     "text[]": "text[]",
 }
 
-
-#: The one-row table holding the projection's generation, bumped by ``replace_with``.
-_GENERATION = "generation"
+_GENERATION = GENERATION
 
 
 def connect(dsn: str) -> psycopg.Connection[Any]:
@@ -67,7 +66,8 @@ def connect(dsn: str) -> psycopg.Connection[Any]:
 
 
 def column_list(table: Table[Any]) -> sql.Composable:
-    return sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
+    """The table's stored columns, for SQL."""
+    return sql.SQL(", ").join(sql.Identifier(c) for c in table.stored_names)
 
 
 class PostgresSink:
@@ -79,6 +79,8 @@ class PostgresSink:
         self._staged = False
         #: The generation this sink's caller loaded; writes are refused once it changed.
         self.generation: int | None = None
+        self.series = SeriesStore(schema)
+        self.partitions = PartitionCache(schema)
 
     @classmethod
     def connect(cls, dsn: str, schema: str = "sitelog") -> PostgresSink:
@@ -96,71 +98,19 @@ class PostgresSink:
     def _table(self, table: Table[Any]) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table.name))
 
-    def _complete(self, cur: psycopg.Cursor[Any]) -> bool:
-        names = [f"{self.schema}.{name}" for name in (*(t.name for t in TABLES), _GENERATION)]
-        cur.execute(
-            "SELECT count(*) FROM unnest(%s::text[]) AS n WHERE to_regclass(quote_ident(%s) "
-            "|| '.' || quote_ident(split_part(n, '.', 2))) IS NOT NULL",
-            (names, self.schema),
-        )
-        row = cur.fetchone()
-        return row is not None and row[0] == len(TABLES) + 1
-
     @translating("creating projection {schema}")
     def create_tables(self) -> None:
-        """Create the schema and its tables if missing, and the columns declared since an
-        existing schema was made (``projections.postgres_columns``); idempotent.
+        """Create the schema and its tables if missing (``projections.postgres_layout``),
+        and the columns declared since an existing schema was made
+        (``projections.postgres_columns``); idempotent.
 
         When every table exists nothing is created: ``CREATE INDEX IF NOT EXISTS`` takes a
         SHARE lock before it looks, which would stall a projector writing meanwhile.
         """
         with self.conn.transaction(), self.conn.cursor() as cur:
-            if self._complete(cur):
-                add_missing_columns(cur, self.schema)
-                return
-            cur.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
-            for table in TABLES:
-                columns = [
-                    sql.SQL("{} {}{}").format(
-                        sql.Identifier(c.name),
-                        sql.SQL(c.sql_type),
-                        sql.SQL("" if c.nullable else " NOT NULL"),
-                    )
-                    for c in table.columns
-                ]
-                columns.append(
-                    sql.SQL("PRIMARY KEY ({})").format(
-                        sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
-                    )
-                )
-                cur.execute(
-                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                        self._table(table), sql.SQL(", ").join(columns)
-                    )
-                )
-                for index in table.indexes:
-                    cur.execute(
-                        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                            sql.Identifier(f"{table.name}_{'_'.join(index)}_idx"),
-                            self._table(table),
-                            sql.SQL(", ").join(map(sql.Identifier, index)),
-                        )
-                    )
-            cur.execute(asof_functions(self.schema))
-            generation = sql.SQL("{}.{}").format(
-                sql.Identifier(self.schema), sql.Identifier(_GENERATION)
-            )
-            cur.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} (value bigint NOT NULL)").format(generation)
-            )
-            cur.execute(
-                sql.SQL("INSERT INTO {0} SELECT 0 WHERE NOT EXISTS (SELECT FROM {0})").format(
-                    generation
-                )
-            )
-            add_missing_columns(cur, self.schema)  # of the tables that were there already
+            if not layout_complete(cur, self.schema):
+                create_layout(cur, self.schema)
+            add_missing_columns(cur, self.schema)
 
     def _stage(self, cur: psycopg.Cursor[Any]) -> None:
         # Temporary tables live as long as the connection; ON COMMIT DELETE ROWS empties
@@ -168,14 +118,12 @@ class PostgresSink:
         if self._staged:
             return
         for table in TABLES:
-            if table.kind == "derived":
+            if table.kind == "derived" or table in SERIES_TABLES:
                 continue
-            # Points also stage each value's repr, which the rollup sums add exactly.
-            extra = sql.SQL(", value_text text" if table is PERFDATA_POINTS else "")
             cur.execute(
                 sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}{}) ON COMMIT DELETE ROWS"
-                ).format(sql.Identifier(f"stage_{table.name}"), self._table(table), extra)
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(f"stage_{table.name}"), self._table(table))
             )
         self._staged = True
 
@@ -190,6 +138,8 @@ class PostgresSink:
                         sql.SQL("SELECT {} FROM {}").format(column_list(table), self._table(table))
                     )
                     out[table.name] = [table.make(r) for r in cur]
+            self.series.load_ids(cur)
+        self.partitions.forget()
         return out
 
     def load_offsets(self) -> Offsets:
@@ -241,40 +191,67 @@ class PostgresSink:
         """Apply one batch (offsets and dead letters included) in one transaction.
 
         When the caller loaded a generation, the write is refused with
-        ProjectionReplacedError if the projection was replaced since.
+        ProjectionReplacedError if the projection was replaced since. The partitions the
+        batch needs are created first, each in a short transaction of its own.
         """
+        try:
+            self._ensure_partitions(changes)
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                if self.generation is not None:
+                    self._lock(cur, exclusive=False)
+                    if self._generation(cur) != self.generation:
+                        raise ProjectionReplacedError(
+                            f"projection {self.schema} was replaced since it was loaded"
+                        )
+                self._write(cur, changes, read_horizons(cur, self.schema))
+        except BaseException:
+            self.series.rolled_back()
+            self.partitions.forget()
+            raise
+        self.series.committed()
+
+    def _ensure_partitions(self, changes: Changes) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            if self.generation is not None:
-                self._lock(cur, exclusive=False)
-                if self._generation(cur) != self.generation:
-                    raise ProjectionReplacedError(
-                        f"projection {self.schema} was replaced since it was loaded"
-                    )
-            self._stage(cur)
-            for table in TABLES:
-                if table.kind == "register":
-                    rows: Any = changes.registers[table].values()
-                elif table.kind == "append":
-                    rows = changes.appends[table]
-                else:
-                    continue
-                if not rows:
-                    continue
-                self._copy(cur, table, rows)
-                if table is PERFDATA_POINTS:
-                    self._insert_points_and_rollups(cur)
-                else:
-                    self._merge(cur, table)
+            horizons = read_horizons(cur, self.schema)
+        needs: dict[Table[Any], list[int]] = {}
+        points = [p.check_time for p in changes.appended(PERFDATA_POINTS)]
+        for table in PARTITIONED:
+            if table in SERIES_TABLES:
+                # Points and every tier by the points' check times: a tier's partitions
+                # are whole multiples of its buckets, epoch-aligned like them.
+                instants = points
+            else:
+                time_at = table.column_names.index(str(table.time_column))
+                instants = [row[time_at] for row in changes.appended(table)]
+            kept_from = horizons.get(PERFDATA_POINTS.name if table in SERIES_TABLES else table.name)
+            if kept_from is not None:
+                instants = [t for t in instants if t >= kept_from]
+            if instants:
+                needs[table] = instants
+        if needs:
+            self.partitions.ensure(self.conn, needs)
+
+    def _write(self, cur: psycopg.Cursor[Any], changes: Changes, horizons: dict[str, int]) -> None:
+        self._stage(cur)
+        for table in TABLES:
+            if table in SERIES_TABLES:
+                continue
+            if table.kind == "register":
+                rows: Any = changes.registers[table].values()
+            elif table.kind == "append":
+                rows = _kept(table, changes.appends[table], horizons.get(table.name))
+            else:
+                continue
+            if not rows:
+                continue
+            self._copy(cur, table, rows)
+            self._merge(cur, table)
+        self.series.write(cur, changes, horizons.get(PERFDATA_POINTS.name))
 
     def _copy(self, cur: psycopg.Cursor[Any], table: Table[Any], rows: Any) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
-        columns = column_list(table)
-        types = [_COPY_TYPES[c.sql_type] for c in table.columns]
-        if table is PERFDATA_POINTS:
-            columns = sql.SQL("{}, value_text").format(columns)
-            types.append("text")
-            rows = ((*row, None if row.value is None else repr(row.value)) for row in rows)
-        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, columns)
+        types = [_COPY_TYPES[c.sql_type] for c in table.stored_columns]
+        query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(stage, column_list(table))
         with cur.copy(query) as copy:
             copy.set_types(types)
             for row in rows:
@@ -282,7 +259,10 @@ class PostgresSink:
 
     def _merge(self, cur: psycopg.Cursor[Any], table: Table[Any]) -> None:
         stage = sql.Identifier(f"stage_{table.name}")
-        keys = sql.SQL(", ").join(map(sql.Identifier, table.primary_key))
+        key = list(table.primary_key)
+        if table in PARTITIONED and table.time_column not in key:
+            key.append(str(table.time_column))
+        keys = sql.SQL(", ").join(map(sql.Identifier, key))
         action: sql.Composable
         if table.kind == "append":
             action = sql.SQL("DO NOTHING")
@@ -290,7 +270,7 @@ class PostgresSink:
             action = sql.SQL("DO UPDATE SET {}").format(
                 sql.SQL(", ").join(
                     sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
-                    for c in table.column_names
+                    for c in table.stored_names
                     if c not in table.primary_key
                 )
             )
@@ -300,48 +280,15 @@ class PostgresSink:
             )
         )
 
-    def _insert_points_and_rollups(self, cur: psycopg.Cursor[Any]) -> None:
-        # Only the points this statement really inserts (not a duplicate's) reach the
-        # rollups, and every aggregate is order-independent (see projections.rollups).
-        # The sum adds the staged value_text (Python's repr), not PostgreSQL's float text,
-        # which differs for some large integral values.
-        keys = sql.SQL(", ").join(map(sql.Identifier, PERFDATA_POINTS.primary_key))
-        cur.execute(
-            sql.SQL("""
-            WITH inserted AS (
-                INSERT INTO {points} ({columns}) SELECT {columns} FROM {stage}
-                ON CONFLICT DO NOTHING
-                RETURNING {keys}),
-            staged AS (SELECT DISTINCT ON ({keys}) * FROM {stage})
-            INSERT INTO {rollups} AS r
-            SELECT s.host_name, s.service_description, s.label,
-                   s.check_time - s.check_time % {bucket}, max(s.target_site), count(s.value),
-                   sum(s.value_text::numeric), min(s.value), max(s.value)
-            FROM inserted JOIN staged s USING ({keys})
-            GROUP BY 1, 2, 3, 4
-            ON CONFLICT (host_name, service_description, label, bucket_start) DO UPDATE
-            SET target_site = greatest(r.target_site, EXCLUDED.target_site),
-                samples = r.samples + EXCLUDED.samples,
-                sum = CASE WHEN r.sum IS NULL THEN EXCLUDED.sum
-                           WHEN EXCLUDED.sum IS NULL THEN r.sum
-                           ELSE r.sum + EXCLUDED.sum END,
-                min = least(r.min, EXCLUDED.min), max = greatest(r.max, EXCLUDED.max)
-        """).format(
-                points=self._table(PERFDATA_POINTS),
-                columns=column_list(PERFDATA_POINTS),
-                keys=keys,
-                stage=sql.Identifier(f"stage_{PERFDATA_POINTS.name}"),
-                rollups=self._table(PERFDATA_ROLLUPS),
-                bucket=sql.Literal(BUCKET),
-            )
-        )
-
     def read_rows(self, sites: Collection[str] | None = None) -> RowsByTable:
         """The digested tables' rows, restricted to ``sites`` when given."""
         out = {}
         with self.conn.transaction(), self.conn.cursor() as cur:
             for table in TABLES:
                 if not table.digested:
+                    continue
+                if table in SERIES_TABLES:
+                    out[table.name] = self.series.read_rows(cur, table, sites)
                     continue
                 query: sql.Composed = sql.SQL("SELECT {} FROM {}").format(
                     column_list(table), self._table(table)
@@ -365,8 +312,8 @@ class PostgresSink:
             )
             return {site: (hosts, services) for site, hosts, services in cur}
 
-    def digest(self, sites: Collection[str] | None = None) -> str:
-        return digest(self.read_rows(sites), sites)
+    def digest(self, sites: Collection[str] | None = None, since: Since = None) -> str:
+        return digest(self.read_rows(sites), sites, since)
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
@@ -417,15 +364,15 @@ class PostgresSink:
         """
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._lock(cur, exclusive=True)
-            for table in TABLES:
-                cur.execute(sql.SQL("TRUNCATE {}").format(self._table(table)))
-                cur.execute(
-                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}.{}").format(
-                        self._table(table),
-                        column_list(table),
-                        column_list(table),
-                        sql.Identifier(source),
-                        sql.Identifier(table.name),
-                    )
-                )
-            return self.bump_generation()
+            copy_projection(cur, source, self.schema)
+            generation = self.bump_generation()
+        self.partitions.forget()
+        return generation
+
+
+def _kept(table: Table[Any], rows: list[Any], kept_from: int | None) -> list[Any]:
+    """The rows of time-kept ``table`` that retention still keeps (all when no horizon)."""
+    if kept_from is None or table.time_column is None:
+        return rows
+    time_at = table.column_names.index(table.time_column)
+    return [r for r in rows if r[time_at] is None or r[time_at] >= kept_from]

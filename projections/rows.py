@@ -110,14 +110,31 @@ class AuditRow(NamedTuple):
     details: str
 
 
-class PointRow(NamedTuple):
+class MetricRow(NamedTuple):
+    """A perfdata series (host, service, label) and the unit, thresholds and bounds of the
+    latest result that changed them."""
+
     host_name: str
     service_description: str
     label: str
-    check_time: int
-    event_id: bytes
     target_site: str
-    value: float | None
+    unit: str
+    warn: str | None
+    crit: str | None
+    min: float | None
+    max: float | None
+    #: Version of the result that set these values (last writer wins).
+    version: bytes
+
+
+class ThresholdRow(NamedTuple):
+    """A metric's unit, thresholds and bounds from ``since`` (a check time) on."""
+
+    host_name: str
+    service_description: str
+    label: str
+    since: int
+    target_site: str
     unit: str
     warn: str | None
     crit: str | None
@@ -125,17 +142,57 @@ class PointRow(NamedTuple):
     max: float | None
 
 
-class RollupRow(NamedTuple):
+class PointRow(NamedTuple):
+    host_name: str
+    service_description: str
+    label: str
+    check_time: int
+    value: float | None
+    #: What did not parse in this metric's thresholds or bounds (staged, never stored:
+    #: it is counted into ``perfdata_problems``), None when nothing.
+    problem: str | None = None
+
+
+class TierRow(NamedTuple):
+    """One bucket of a rollup tier (5 minutes, 1 hour, 1 day) of one metric."""
+
     host_name: str
     service_description: str
     label: str
     bucket_start: int
-    target_site: str
     samples: int
     #: Exact: the sum of each value's shortest decimal form, so arrival order cannot change it.
     sum: Decimal | None
     min: float | None
     max: float | None
+    #: The latest point of the bucket with a value: its check time and value.
+    last_time: int | None
+    last_value: float | None
+
+
+# One row class per table (the tables' declarations name them): a tier's rows are TierRows.
+class Tier5mRow(TierRow):
+    __slots__ = ()
+
+
+class Tier1hRow(TierRow):
+    __slots__ = ()
+
+
+class Tier1dRow(TierRow):
+    __slots__ = ()
+
+
+class ProblemCountRow(NamedTuple):
+    """How many points of a metric had a threshold or bound that did not parse."""
+
+    host_name: str
+    service_description: str
+    label: str
+    target_site: str
+    points: int
+    last_time: int
+    last_problem: str
 
 
 class SiteRow(NamedTuple):
@@ -261,3 +318,5 @@ class DeadLetterRow(NamedTuple):
     message: str
     record_key: bytes | None
     record_value: bytes | None
+    #: When this node set it aside (wall clock, microseconds): what retention measures.
+    recorded_at: int | None = None

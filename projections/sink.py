@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, Protocol
 
+from projections.digest import Since
 from projections.state import Changes
 
 #: Rows by table name, each a tuple in its table's column order.
@@ -56,6 +57,7 @@ class Sink(Protocol):
         """The digested tables' rows whose target_site is in ``sites`` (all when None)."""
         ...
 
-    def digest(self, sites: Collection[str] | None = None) -> str:
-        """The state digest (``projections.digest``) of the rows of ``sites``."""
+    def digest(self, sites: Collection[str] | None = None, since: Since = None) -> str:
+        """The state digest (``projections.digest``) of the rows of ``sites``, time-kept
+        tables included from ``since`` on."""
         ...

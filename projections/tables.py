@@ -14,6 +14,8 @@ from projections import rows
 from projections.table import Table
 from projections.table import columns as _cols
 
+DAY = 86_400_000_000  # microseconds
+
 # Versions are ``projections.version.version_key`` bytes: they compare like the
 # (hlc, origin, event_id) tuple, so PostgreSQL and Python order them alike.
 # One table for hosts and services, as Centreon's resources: service_description is ''
@@ -134,6 +136,8 @@ output text
 """),
     ("event_id",),
     indexes=(("host_name", "service_description", "check_time"),),
+    time_column="check_time",
+    partition_span=30 * DAY,
 )
 
 AUDIT_LOG = Table(
@@ -154,8 +158,54 @@ details text
 """),
     ("event_id",),
     indexes=(("subject", "event_time"),),
+    time_column="event_time",
+    partition_span=30 * DAY,
 )
 
+# Perfdata (docs/projections.md, "Perfdata"). In PostgreSQL a metric also has a small
+# integer id (projections.postgres_series), which points and tiers are stored by; the rows
+# here are how every sink gives them back: by host, service and label.
+PERFDATA_METRICS = Table(
+    "perfdata_metrics",
+    rows.MetricRow,
+    "register",
+    _cols("""
+host_name text
+service_description text
+label text
+target_site text
+unit text
+warn text?
+crit text?
+min double precision?
+max double precision?
+version bytea
+"""),
+    ("host_name", "service_description", "label"),
+)
+
+PERFDATA_THRESHOLDS = Table(
+    "perfdata_thresholds",
+    rows.ThresholdRow,
+    "append",
+    _cols("""
+host_name text
+service_description text
+label text
+since bigint
+target_site text
+unit text
+warn text?
+crit text?
+min double precision?
+max double precision?
+"""),
+    ("host_name", "service_description", "label", "since"),
+    time_column="since",
+)
+
+# A point is one measurement of a metric at one check time: a result delivered twice (or
+# two results of one check at the same microsecond) adds one point, the first read.
 PERFDATA_POINTS = Table(
     "perfdata_points",
     rows.PointRow,
@@ -165,35 +215,65 @@ host_name text
 service_description text
 label text
 check_time bigint
-event_id bytea
-target_site text
 value double precision?
-unit text
-warn text?
-crit text?
-min double precision?
-max double precision?
+problem text? staged
 """),
-    ("host_name", "service_description", "label", "check_time", "event_id"),
+    ("host_name", "service_description", "label", "check_time"),
+    time_column="check_time",
+    partition_span=DAY,
 )
 
-PERFDATA_ROLLUPS = Table(
-    "perfdata_rollups",
-    rows.RollupRow,
+
+def _tier(name: str, row: type[rows.TierRow], span: int) -> Table[Any]:
+    return Table(
+        name,
+        row,
+        "derived",
+        _cols("""
+host_name text
+service_description text
+label text
+bucket_start bigint
+samples integer
+sum numeric?
+min double precision?
+max double precision?
+last_time bigint?
+last_value double precision?
+"""),
+        ("host_name", "service_description", "label", "bucket_start"),
+        time_column="bucket_start",
+        partition_span=span,
+    )
+
+
+# Rollup tiers, like an RRD's archives (projections.rollups).
+PERFDATA_5M = _tier("perfdata_5m", rows.Tier5mRow, DAY)
+PERFDATA_1H = _tier("perfdata_1h", rows.Tier1hRow, 30 * DAY)
+PERFDATA_1D = _tier("perfdata_1d", rows.Tier1dRow, 365 * DAY)
+
+# Counted as points are inserted, so it is this node's own tally: not digested (a rebuild
+# within retention counts only the points it rebuilt).
+PERFDATA_PROBLEMS = Table(
+    "perfdata_problems",
+    rows.ProblemCountRow,
     "derived",
     _cols("""
 host_name text
 service_description text
 label text
-bucket_start bigint
 target_site text
-samples integer
-sum numeric?
-min double precision?
-max double precision?
+points bigint
+last_time bigint
+last_problem text
 """),
-    ("host_name", "service_description", "label", "bucket_start"),
+    ("host_name", "service_description", "label"),
+    digested=False,
 )
+
+#: The tables of metric series: their rows' site is their metric's (PERFDATA_METRICS).
+METRIC_SERIES: tuple[Table[Any], ...] = (PERFDATA_POINTS, PERFDATA_5M, PERFDATA_1H, PERFDATA_1D)
+TIERS: tuple[Table[Any], ...] = (PERFDATA_5M, PERFDATA_1H, PERFDATA_1D)
 
 CONFIG_SITES = Table(
     "config_sites",
@@ -382,9 +462,11 @@ reason text
 message text
 record_key bytea?
 record_value bytea?
+recorded_at bigint?
 """),
     ("site", "partition", "record_offset"),
     digested=False,
+    time_column="recorded_at",
 )
 
 TABLES: tuple[Table[Any], ...] = (
@@ -394,8 +476,13 @@ TABLES: tuple[Table[Any], ...] = (
     COMMENTS,
     STATE_HISTORY,
     AUDIT_LOG,
+    PERFDATA_METRICS,
+    PERFDATA_THRESHOLDS,
     PERFDATA_POINTS,
-    PERFDATA_ROLLUPS,
+    PERFDATA_5M,
+    PERFDATA_1H,
+    PERFDATA_1D,
+    PERFDATA_PROBLEMS,
     CONFIG_SITES,
     CONFIG_POLLERS,
     CONFIG_HOSTS,

@@ -267,30 +267,29 @@ def like_pattern(text: str) -> str:
 
 
 def perfdata_raw(schema: str) -> sql.Composed:
+    """A subject's points by label, with each metric's latest unit, thresholds and bounds."""
     return sql.SQL(
-        "SELECT label, unit, check_time, value, warn, crit, min, max FROM {}.perfdata_points"
-        " WHERE host_name = %(host)s AND service_description = %(service)s"
-        " AND check_time >= %(start)s AND check_time < %(end)s"
-        " AND (%(labels)s::text[] IS NULL OR label = ANY(%(labels)s::text[]))"
-        " ORDER BY label, check_time, event_id LIMIT %(limit)s"
-    ).format(sql.Identifier(schema))
-
-
-def perfdata_rollup(schema: str) -> sql.Composed:
-    """Rollup buckets merged into windows of ``step`` microseconds, aligned on ``start``."""
-    return sql.SQL(
-        "SELECT r.label, %(start)s + (r.bucket_start - %(start)s) / %(step)s * %(step)s AS t,"
-        " sum(r.samples)::bigint, (sum(r.sum) / nullif(sum(r.samples), 0))::float8,"
-        " min(r.min), max(r.max),"
-        " (SELECT p.unit FROM {s}.perfdata_points p WHERE p.host_name = r.host_name"
-        "  AND p.service_description = r.service_description AND p.label = r.label"
-        "  ORDER BY p.check_time DESC LIMIT 1)"
-        " FROM {s}.perfdata_rollups r"
-        " WHERE r.host_name = %(host)s AND r.service_description = %(service)s"
-        " AND r.bucket_start >= %(start)s AND r.bucket_start < %(end)s"
-        " AND (%(labels)s::text[] IS NULL OR r.label = ANY(%(labels)s::text[]))"
-        " GROUP BY r.host_name, r.service_description, r.label, t ORDER BY r.label, t"
+        "SELECT m.label, m.unit, p.check_time, p.value, m.warn, m.crit, m.min, m.max"
+        " FROM {s}.perfdata_metrics m JOIN {s}.perfdata_points p USING (metric_id)"
+        " WHERE m.host_name = %(host)s AND m.service_description = %(service)s"
+        " AND p.check_time >= %(start)s AND p.check_time < %(end)s"
+        " AND (%(labels)s::text[] IS NULL OR m.label = ANY(%(labels)s::text[]))"
+        " ORDER BY m.label, p.check_time LIMIT %(limit)s"
     ).format(s=sql.Identifier(schema))
+
+
+def perfdata_rollup(schema: str, tier: str = "perfdata_5m") -> sql.Composed:
+    """Buckets of ``tier`` merged into windows of ``step`` microseconds, aligned on ``start``."""
+    return sql.SQL(
+        "SELECT m.label, %(start)s + (r.bucket_start - %(start)s) / %(step)s * %(step)s AS t,"
+        " sum(r.samples)::bigint, (sum(r.sum) / nullif(sum(r.samples), 0))::float8,"
+        " min(r.min), max(r.max), m.unit"
+        " FROM {s}.perfdata_metrics m JOIN {s}.{tier} r USING (metric_id)"
+        " WHERE m.host_name = %(host)s AND m.service_description = %(service)s"
+        " AND r.bucket_start >= %(start)s AND r.bucket_start < %(end)s"
+        " AND (%(labels)s::text[] IS NULL OR m.label = ANY(%(labels)s::text[]))"
+        " GROUP BY m.label, m.unit, t ORDER BY m.label, t"
+    ).format(s=sql.Identifier(schema), tier=sql.Identifier(tier))
 
 
 def subject_site(schema: str) -> sql.Composed:

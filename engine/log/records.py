@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from projections.rows import DeadLetterRow
 from schemas.event import Event
-from schemas.types import check_site_name
+from schemas.types import check_site_name, now_us
 
 __all__ = [
     "DEFAULT_PARTITIONS",
@@ -68,6 +68,7 @@ class DeadLetter:
             self.message,
             self.key,
             self.value,
+            now_us(),
         )
 
 

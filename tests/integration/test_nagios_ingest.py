@@ -75,7 +75,7 @@ def _assert_projection_matches(pg_dsn: str, schema: str) -> None:
             f"FROM {schema}.states"
         ).fetchall()
         labels = conn.execute(
-            f"SELECT DISTINCT host_name, service_description, label FROM {schema}.perfdata_points"
+            f"SELECT host_name, service_description, label FROM {schema}.perfdata_metrics"
         ).fetchall()
     projected = {
         (h, s): (state, output, perfdata, st) for h, s, state, output, perfdata, st in rows

@@ -140,7 +140,7 @@ def clean_paris_digest(d: Deployment) -> str:
     clean = InMemoryProjection()
     clean.apply_batch(asyncio.run(read_log(d.central_boot, "central")))
     clean.apply_batch(asyncio.run(read_log(d.paris_boot, "paris")))
-    return clean.digest({"paris"})
+    return clean.digest({"paris"}, since=0)
 
 
 def paris_digests(*configs: NodeConfig) -> list[str]:
@@ -148,7 +148,7 @@ def paris_digests(*configs: NodeConfig) -> list[str]:
     for config in configs:
         sink = PostgresSink.connect(config.dsn, config.schema)
         try:
-            digests.append(sink.digest({"paris"}))
+            digests.append(sink.digest({"paris"}, since=0))
         finally:
             sink.close()
     return digests

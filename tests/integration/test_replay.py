@@ -120,7 +120,7 @@ async def _node(config: NodeConfig) -> AsyncIterator[Node]:
 
 def _digest(dsn: str, schema: str) -> str:
     with PostgresSink.connect(dsn, schema) as sink:
-        return sink.digest()
+        return sink.digest(since=0)
 
 
 def test_verify_matches_a_healthy_projection_and_names_an_altered_subject(
@@ -217,7 +217,7 @@ def _central(bootstrap: str, dsn: str) -> NodeConfig:
 
 def _paris_digest(config: NodeConfig) -> str:
     with PostgresSink.connect(config.dsn, config.schema) as sink:
-        return sink.digest(["paris"])
+        return sink.digest(["paris"], since=0)
 
 
 def test_a_lost_database_is_rebuilt_with_swap_and_agrees_with_central(

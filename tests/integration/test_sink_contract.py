@@ -6,7 +6,7 @@ of several sites, sometimes a pool's events too), reads it the way a projector d
 fold into one ``Changes`` per write, writes every batch to a fresh sink and calls
 ``finish``. What the sink gives back must then be what the fold says: the reference
 rows are the fold's own registers and the appended rows of its batches (first row of
-a key wins), with rollups derived from the points.
+a key wins), with every rollup tier derived from the points.
 
 As eventsourcing's recorder tests do, the test functions are written once and the
 ``new_sink`` fixture runs them against every backend; PostgreSQL ones each get a
@@ -27,17 +27,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from projections.digest import digest
+from projections.digest import digest, in_sites, metric_sites
 from projections.fold import fold_batch
 from projections.model import InMemoryProjection
 from projections.postgres import PostgresSink
 from projections.postgres_bulk import BulkSink
-from projections.rollups import rollup_rows
+from projections.rollups import TIERS, rollup_rows
 from projections.rows import OffsetRow, PointRow
 from projections.sink import Offsets, RowsByTable, Sink
 from projections.state import APPEND_TABLES, REGISTER_TABLES, Changes, ProjectionState
 from projections.table import Table
-from projections.tables import OFFSETS, PERFDATA_POINTS, PERFDATA_ROLLUPS, TABLES
+from projections.tables import OFFSETS, PERFDATA_METRICS, PERFDATA_POINTS, TABLES
 from tests.support.pool_world import pool_histories
 from tests.support.scenarios import SITES, LogBatch, read_in_batches, scenarios
 
@@ -138,11 +138,13 @@ def reference_rows(folded: Folded, sites: set[str] | None = None) -> RowsByTable
             for row in changes.appended(table):
                 first.setdefault(table.key_of(row), row)
         rows[table] = list(first.values())
-    rows[PERFDATA_ROLLUPS] = list(rollup_rows(rows[PERFDATA_POINTS]).values())
+    for tier in TIERS:
+        rows[tier.table] = list(rollup_rows(rows[PERFDATA_POINTS], tier).values())
+    metric_site = metric_sites({PERFDATA_METRICS.name: rows[PERFDATA_METRICS]})
     out: RowsByTable = {}
     for table in DIGESTED:
-        site_at = table.column_names.index("target_site")
-        out[table.name] = [r for r in rows[table] if sites is None or r[site_at] in sites]
+        stored = [table.stored(r) for r in rows[table]]
+        out[table.name] = in_sites(table, stored, sites, metric_site)
     return out
 
 
@@ -174,7 +176,7 @@ def assert_registers(sink: Sink, state: ProjectionState) -> None:
 def held(sink: Sink) -> tuple[str, Offsets, dict[Table[Any], dict[Any, Any]]]:
     """What a sink holds, whatever order it gives rows back in."""
     registers = ProjectionState.from_rows(sink.load_registers()).registers
-    return sink.digest(), sink.load_offsets(), registers
+    return sink.digest(since=0), sink.load_offsets(), registers
 
 
 @given(history=histories(), per_write=st.integers(1, 3), site=st.sampled_from(SITES))
@@ -197,6 +199,9 @@ def test_the_digest_is_the_folds_digest_also_for_one_site(
     with written(new_sink, folded) as sink:
         assert sink.digest() == digest(reference_rows(folded))
         assert sink.digest({site}) == digest(reference_rows(folded), {site})
+        # From instant 0 on: the history, audit trail, points and tiers too.
+        assert sink.digest(since=0) == digest(reference_rows(folded), since=0)
+        assert sink.digest({site}, 0) == digest(reference_rows(folded), {site}, 0)
 
 
 @given(history=histories(), per_write=st.integers(1, 3), cut=st.integers(0, 100))
@@ -217,7 +222,7 @@ def test_a_restarted_fold_resumes_from_the_registers_loaded_back(
             sink.write(changes)
         sink.finish()
         assert_registers(sink, whole.state)
-        assert sink.digest() == digest(reference_rows(whole))
+        assert sink.digest(since=0) == digest(reference_rows(whole), since=0)
 
 
 @given(history=histories(), per_write=st.integers(1, 3))
@@ -266,8 +271,9 @@ def test_rollups_are_those_derived_from_the_points(
     folded = fold(history, per_write)
     with written(new_sink, folded) as sink:
         rows = sink.read_rows()
-        points = [PointRow._make(p) for p in rows[PERFDATA_POINTS.name]]
-        derived = rollup_rows(points).values()
-        key = PERFDATA_ROLLUPS.key_of
-        stored = map(tuple, rows[PERFDATA_ROLLUPS.name])
-        assert sorted(stored, key=key) == sorted(derived, key=key)
+        points = [PointRow(*p) for p in rows[PERFDATA_POINTS.name]]
+        for tier in TIERS:
+            derived = rollup_rows(points, tier).values()
+            key = tier.table.key_of
+            stored = map(tuple, rows[tier.table.name])
+            assert sorted(stored, key=key) == sorted(derived, key=key), tier.name

@@ -16,7 +16,7 @@ import pytest
 from projections.checks import apply_check
 from projections.perfdata import Metric, ParsedPerfdata, parse_perfdata
 from projections.state import Changes, ProjectionState
-from projections.tables import PERFDATA_POINTS
+from projections.tables import PERFDATA_METRICS, PERFDATA_POINTS
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.monitoring import ServiceCheckResult
@@ -280,8 +280,8 @@ def test_the_projection_writes_points_for_metrics_with_dropped_fields() -> None:
     )
     changes = Changes()
     apply_check(ProjectionState(), event, result, changes)
-    points = [
-        (p.label, p.value, p.unit, p.warn, p.crit, p.min, p.max)
-        for p in changes.appended(PERFDATA_POINTS)
-    ]
-    assert points == [("C:\\ used %", 39.0, "%", None, "90", 0.0, 100.0)]
+    points = [(p.label, p.value, p.problem) for p in changes.appended(PERFDATA_POINTS)]
+    assert points == [("C:\\ used %", 39.0, "warn '80%': bad range end '80%'")]
+    metrics = changes.rows(PERFDATA_METRICS)
+    used = metrics[("win1", "disk", "C:\\ used %")]
+    assert (used.unit, used.warn, used.crit, used.min, used.max) == ("%", None, "90", 0.0, 100.0)
