@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from benchmarks import api, console, harness, producer, projection, replay, site_log
+from benchmarks import api, console, harness, producer, projection, replay, site_log, storage
 from benchmarks.harness import Result
 from engine.dev.brokers import BrokerKind
 
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[], list[Result]]] = {
     "api": api.run,
     "replay": replay.run,
     "console": console.run,
+    "storage": storage.run,
 }
 
 

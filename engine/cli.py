@@ -17,6 +17,7 @@ from engine.commands import (
     demo,
     ingest,
     log,
+    migrate,
     node,
     pool,
     pool_member,
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(commands)
     ingest.register(commands)
     log.register(commands)
+    migrate.register(commands)
     node.register(commands)
     pool.register(commands)
     pool_member.register(commands)

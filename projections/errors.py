@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from schemas.errors import SitelogError
 
-__all__ = ["DatabaseError", "DatabaseUnavailableError", "ProjectionReplacedError"]
+__all__ = [
+    "DatabaseError",
+    "DatabaseUnavailableError",
+    "LegacyLayoutError",
+    "ProjectionReplacedError",
+]
 
 
 class ProjectionReplacedError(SitelogError):
@@ -26,3 +31,9 @@ class DatabaseUnavailableError(DatabaseError):
     transaction that lost a serialization race. One line: where, and why."""
 
     retriable = True
+
+
+class LegacyLayoutError(DatabaseError):
+    """The projection's schema has the layout of an older sitelog
+    (``projections.postgres_legacy``): it is neither written nor converted on start, since
+    converting large tables is an administrator's decision (``sitelog migrate``)."""

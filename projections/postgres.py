@@ -38,6 +38,7 @@ from projections.postgres_layout import (
     layout_complete,
     read_horizons,
 )
+from projections.postgres_legacy import refuse_legacy_layout
 from projections.postgres_series import SERIES_TABLES, SeriesStore
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.sink import Offsets, RowsByTable
@@ -106,8 +107,10 @@ class PostgresSink:
 
         When every table exists nothing is created: ``CREATE INDEX IF NOT EXISTS`` takes a
         SHARE lock before it looks, which would stall a projector writing meanwhile.
+        A schema of an older sitelog's layout is refused (``LegacyLayoutError``).
         """
         with self.conn.transaction(), self.conn.cursor() as cur:
+            refuse_legacy_layout(cur, self.schema)
             if not layout_complete(cur, self.schema):
                 create_layout(cur, self.schema)
             add_missing_columns(cur, self.schema)
@@ -223,7 +226,7 @@ class PostgresSink:
             else:
                 time_at = table.column_names.index(str(table.time_column))
                 instants = [row[time_at] for row in changes.appended(table)]
-            kept_from = horizons.get(PERFDATA_POINTS.name if table in SERIES_TABLES else table.name)
+            kept_from = horizons.get(table.name)
             if kept_from is not None:
                 instants = [t for t in instants if t >= kept_from]
             if instants:

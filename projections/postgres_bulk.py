@@ -4,11 +4,12 @@ Per batch, the ordinary sink inserts points under their primary key and adds the
 every rollup tier (a join and three upserts per batch): most of a rebuild's PostgreSQL
 time. A rebuild writes a schema nobody reads yet, so this sink appends each batch's
 points to an unlogged table without any index, and ``finish`` keeps the first of each
-(metric, check time) in reading order, as the ordinary sink does, and inserts them with
-one statement that derives every tier and problem count: the same rows, by the same
-exact sums (``projections.rollups``). Everything else is written as by
-:class:`PostgresSink`. Until ``finish``, the points and tiers are not there to read
-(``projections.sink.Sink``).
+(metric, check time) in reading order, as the ordinary sink does, and inserts them,
+deriving every tier and problem count with one ``GROUP BY`` each: the same rows, by the
+same exact sums (``projections.rollups``). As in the live sink, a point older than the raw
+points' retention horizon (``retention`` table) is not kept, in no tier either, and each
+tier is cut at its own horizon. Everything else is written as by :class:`PostgresSink`.
+Until ``finish``, the points and tiers are not there to read (``projections.sink.Sink``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from psycopg import sql
 
 from projections.postgres import PostgresSink
 from projections.postgres_errors import translating
-from projections.postgres_series import insert_points_and_tiers
+from projections.postgres_layout import read_horizons
+from projections.postgres_series import insert_all
 
 _BULK = "bulk_perfdata_points"
 _DISTINCT = "distinct_points"
@@ -53,6 +55,7 @@ class BulkSink(PostgresSink):
                     " FROM {} ORDER BY metric_id, check_time, seq"
                 ).format(sql.Identifier(_DISTINCT), self._bulk())
             )
-            cur.execute(insert_points_and_tiers(self.schema, _DISTINCT))
+            for statement in insert_all(self.schema, _DISTINCT, read_horizons(cur, self.schema)):
+                cur.execute(statement)
             cur.execute(sql.SQL("DROP TABLE {}").format(self._bulk()))
         self.series.bulk_table = None

@@ -40,7 +40,14 @@ from projections.tables import (
     PERFDATA_PROBLEMS,
 )
 
-__all__ = ["PHYSICAL_COLUMNS", "SERIES_TABLES", "SeriesStore", "ddl", "insert_points_and_tiers"]
+__all__ = [
+    "PHYSICAL_COLUMNS",
+    "SERIES_TABLES",
+    "SeriesStore",
+    "ddl",
+    "insert_all",
+    "insert_points_and_tiers",
+]
 
 #: The tables this module lays out and writes (the generic sink does the others).
 SERIES_TABLES: tuple[Table[Any], ...] = (PERFDATA_METRICS, *METRIC_SERIES, PERFDATA_PROBLEMS)
@@ -101,14 +108,29 @@ def ddl(schema: str) -> list[sql.Composed]:
     return statements
 
 
-def _tier_upsert(schema: str, table: str, bucket: int) -> sql.Composed:
+def _tier_upsert(
+    schema: str,
+    table: str,
+    bucket: int,
+    source: str = "new",
+    since: int | None = None,
+    points_from: int | None = None,
+) -> sql.Composed:
     # Every aggregate commutes (projections.rollups); least/greatest skip NULLs.
+    where: sql.Composable = sql.SQL("")
+    if since is not None or points_from is not None:
+        # Whole buckets from the tier's horizon, of points the raw horizon keeps.
+        where = sql.SQL(" WHERE check_time - check_time % {} >= {} AND check_time >= {}").format(
+            sql.Literal(bucket),
+            sql.Literal(since if since is not None else -(2**63)),
+            sql.Literal(points_from if points_from is not None else -(2**63)),
+        )
     return sql.SQL("""
     INSERT INTO {s}.{t} AS r
     SELECT metric_id, check_time - check_time % {b}, count(value), sum(value_text::numeric),
            min(value), max(value), max(check_time) FILTER (WHERE value IS NOT NULL),
            (array_agg(value ORDER BY check_time DESC) FILTER (WHERE value IS NOT NULL))[1]
-    FROM new GROUP BY 1, 2
+    FROM {source}{where} GROUP BY 1, 2
     ON CONFLICT (metric_id, bucket_start) DO UPDATE
     SET samples = r.samples + EXCLUDED.samples,
         sum = CASE WHEN r.sum IS NULL THEN EXCLUDED.sum
@@ -117,7 +139,13 @@ def _tier_upsert(schema: str, table: str, bucket: int) -> sql.Composed:
         last_value = CASE WHEN r.last_time IS NULL OR EXCLUDED.last_time > r.last_time
                           THEN EXCLUDED.last_value ELSE r.last_value END,
         last_time = greatest(r.last_time, EXCLUDED.last_time)
-    """).format(s=sql.Identifier(schema), t=sql.Identifier(table), b=sql.Literal(bucket))
+    """).format(
+        s=sql.Identifier(schema),
+        t=sql.Identifier(table),
+        b=sql.Literal(bucket),
+        source=sql.Identifier(source),
+        where=where,
+    )
 
 
 def insert_points_and_tiers(schema: str, source: str) -> sql.Composed:
@@ -151,6 +179,31 @@ def insert_points_and_tiers(schema: str, source: str) -> sql.Composed:
     """).format(s=s, source=sql.SQL(source), tiers=tiers)
 
 
+def insert_all(schema: str, source: str, horizons: dict[str, int]) -> list[sql.Composed]:
+    """The statements inserting the points of table ``source`` (one row per key) into an
+    empty projection, as the live sink would have: only points from the raw points'
+    horizon on, each tier from its own horizon on too."""
+    s = sql.Identifier(schema)
+    points_from = horizons.get(PERFDATA_POINTS.name, -(2**63))
+    statements = [
+        sql.SQL(
+            "INSERT INTO {}.perfdata_points (metric_id, check_time, value)"
+            " SELECT metric_id, check_time, value FROM {} WHERE check_time >= {}"
+        ).format(s, sql.Identifier(source), sql.Literal(points_from)),
+        sql.SQL(
+            "INSERT INTO {}.perfdata_problems SELECT metric_id, count(*), max(check_time),"
+            " (array_agg(problem ORDER BY check_time DESC))[1] FROM {}"
+            " WHERE problem IS NOT NULL AND check_time >= {} GROUP BY metric_id"
+        ).format(s, sql.Identifier(source), sql.Literal(points_from)),
+    ]
+    for tier in TIERS:
+        since = horizons.get(tier.table.name)
+        statements.append(
+            _tier_upsert(schema, tier.table.name, tier.bucket, source, since, points_from)
+        )
+    return statements
+
+
 class SeriesStore:
     """The perfdata tables of one schema, and the metric ids its sink has seen."""
 
@@ -160,8 +213,10 @@ class SeriesStore:
         self.ids: dict[MetricKey, int] = {}
         self._pending: dict[MetricKey, int] = {}
         self._staged = False
-        #: Points not written because they were older than the retention horizon.
+        #: Points not written because they were older than the retention horizon (in the
+        #: batches committed).
         self.dropped_points = 0
+        self._dropped = 0
         #: When set (a rebuild: ``projections.postgres_bulk``), points are appended to this
         #: table of the schema, to be inserted all at once, instead of inserted per batch.
         self.bulk_table: str | None = None
@@ -183,9 +238,12 @@ class SeriesStore:
         """The transaction that wrote the last batch committed: keep its new ids."""
         self.ids.update(self._pending)
         self._pending = {}
+        self.dropped_points += self._dropped
+        self._dropped = 0
 
     def rolled_back(self) -> None:
         self._pending = {}
+        self._dropped = 0
 
     def _stage(self, cur: psycopg.Cursor[Any]) -> None:
         if self._staged:
@@ -295,9 +353,12 @@ class SeriesStore:
     ) -> list[tuple[Any, ...]]:
         rows: dict[tuple[int, int], tuple[Any, ...]] = {}
         ids = self.ids
+        # A rebuild keeps them all until finish, which cuts each table at its own horizon.
+        if self.bulk_table is not None:
+            horizon = None
         for p in points:
             if horizon is not None and p.check_time < horizon:
-                self.dropped_points += 1
+                self._dropped += 1
                 continue
             key = (p.host_name, p.service_description, p.label)
             metric_id = ids.get(key) if key not in self._pending else self._pending[key]

@@ -17,7 +17,9 @@ whoever meets an error retries or stops by asking it, never by the order of its
     ├── DecodeError                      schemas
     ├── ProjectionReplacedError          projections  retriable
     ├── DatabaseError                    projections
-    │   └── DatabaseUnavailableError     projections  retriable
+    │   ├── DatabaseUnavailableError     projections  retriable
+    │   └── LegacyLayoutError            projections
+    ├── RetentionError                   projections
     ├── ConfigError                      engine
     ├── IngestStateError                 engine
     ├── EmbeddedServiceError             engine

@@ -150,7 +150,11 @@ def _paths() -> Schema:
     history = [*span, _LIST[0], _LIST[1]]
     perfdata = [
         *span,
-        _query("step", {"type": "integer", "minimum": 1}, "window in microseconds"),
+        _query(
+            "step",
+            {"type": "integer", "minimum": 1},
+            "window in microseconds (rounded up to a multiple of the tier's bucket)",
+        ),
         _query("label", TEXT, "comma-separated labels"),
     ]
     operations = [*_LIST, _query("host", TEXT), _query("service", TEXT), _query("all", BOOL)]
@@ -257,7 +261,15 @@ def _paths() -> Schema:
             "get": _operation(
                 "State digest of a site subset",
                 ref("Digest"),
-                parameters=[_query("sites", TEXT, "comma-separated sites (default: all)")],
+                parameters=[
+                    _query("sites", TEXT, "comma-separated sites (default: all)"),
+                    _query(
+                        "since",
+                        INSTANT,
+                        "include the time-kept tables (history, audit trail, perfdata) "
+                        "from this instant on (default: only the never-expired ones)",
+                    ),
+                ],
             )
         },
         "/api/v1/pools": {

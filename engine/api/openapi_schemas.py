@@ -66,6 +66,9 @@ def _subject_page(item: Schema) -> Schema:
     )
 
 
+#: What a perfdata series says of its metric besides its points (its latest values).
+_SERIES_LIMITS = ("label", "unit", "warn", "crit", "min", "max")
+
 COMPONENTS: Schema = {
     "Error": obj(["error"], error=obj(["code", "message"], code=STR, message=STR)),
     "State": obj(
@@ -189,21 +192,61 @@ COMPONENTS: Schema = {
         ),
     ),
     "Perfdata": obj(
-        ["host", "service", "from", "to", "resolution", "step", "series"],
+        ["host", "service", "from", "to", "resolution", "tier", "step", "series"],
         host=STR,
         service=nullable("string"),
         **{"from": INT},
         to=INT,
         resolution={"type": "string", "enum": ["raw", "rollup"]},
-        step=nullable("integer"),
+        tier={
+            "description": "the rollup tier read (null: raw points)",
+            "enum": ["5m", "1h", "1d", None],
+        },
+        step={**nullable("integer"), "description": "window of a rollup point (µs)"},
         series={
             "type": "array",
             "items": obj(
-                ["label", "columns", "points"],
+                [*_SERIES_LIMITS, "thresholds", "problems", "columns", "points"],
                 label=STR,
                 unit=nullable("string"),
-                columns={"type": "array", "items": STR},
-                points={"type": "array", "items": {"type": "array", "items": NUM}},
+                warn=nullable("string"),
+                crit=nullable("string"),
+                min=nullable("number"),
+                max=nullable("number"),
+                thresholds={
+                    "description": "changes within the range, the one in force at from first",
+                    "type": "array",
+                    "items": obj(
+                        ["since", "unit", "warn", "crit", "min", "max"],
+                        since=INT,
+                        unit=STR,
+                        warn=nullable("string"),
+                        crit=nullable("string"),
+                        min=nullable("number"),
+                        max=nullable("number"),
+                    ),
+                },
+                problems={
+                    "description": "points whose perfdata had a field that did not parse",
+                    "oneOf": [
+                        {"type": "null"},
+                        obj(
+                            ["points", "last_time", "last_problem"],
+                            points=INT,
+                            last_time=INT,
+                            last_problem=STR,
+                        ),
+                    ],
+                },
+                columns={
+                    "description": "[t, value] (raw) or [t, avg, min, max, samples, last]",
+                    "type": "array",
+                    "items": STR,
+                },
+                points={
+                    "type": "array",
+                    "items": {"type": "array", "items": nullable("number")},
+                },
             ),
         },
     ),
@@ -306,8 +349,9 @@ COMPONENTS: Schema = {
         },
     ),
     "Digest": obj(
-        ["sites", "digest"],
+        ["sites", "since", "digest"],
         sites={"type": ["array", "null"], "items": STR},
+        since={"type": ["integer", "null"]},
         digest={"type": "string", "pattern": "^[0-9a-f]{64}$"},
     ),
     "Accepted": obj(

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from engine.api.params import encode_cursor
 from projections import postgres_asof
+from projections.postgres_layout import RETENTION
 from projections.table import Table
 from projections.tables import STATES
 
@@ -266,30 +267,101 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def perfdata_raw(schema: str) -> sql.Composed:
-    """A subject's points by label, with each metric's latest unit, thresholds and bounds."""
-    return sql.SQL(
-        "SELECT m.label, m.unit, p.check_time, p.value, m.warn, m.crit, m.min, m.max"
-        " FROM {s}.perfdata_metrics m JOIN {s}.perfdata_points p USING (metric_id)"
-        " WHERE m.host_name = %(host)s AND m.service_description = %(service)s"
-        " AND p.check_time >= %(start)s AND p.check_time < %(end)s"
-        " AND (%(labels)s::text[] IS NULL OR m.label = ANY(%(labels)s::text[]))"
-        " ORDER BY m.label, p.check_time LIMIT %(limit)s"
-    ).format(s=sql.Identifier(schema))
+# Perfdata (engine.api.series). Points and tiers are read by metric id: their primary
+# keys are (metric_id, check_time) and (metric_id, bucket_start), in time partitions, so
+# each read is one index range scan per partition the range touches (pruned by time).
 
 
-def perfdata_rollup(schema: str, tier: str = "perfdata_5m") -> sql.Composed:
-    """Buckets of ``tier`` merged into windows of ``step`` microseconds, aligned on ``start``."""
-    return sql.SQL(
-        "SELECT m.label, %(start)s + (r.bucket_start - %(start)s) / %(step)s * %(step)s AS t,"
-        " sum(r.samples)::bigint, (sum(r.sum) / nullif(sum(r.samples), 0))::float8,"
-        " min(r.min), max(r.max), m.unit"
-        " FROM {s}.perfdata_metrics m JOIN {s}.{tier} r USING (metric_id)"
-        " WHERE m.host_name = %(host)s AND m.service_description = %(service)s"
-        " AND r.bucket_start >= %(start)s AND r.bucket_start < %(end)s"
-        " AND (%(labels)s::text[] IS NULL OR m.label = ANY(%(labels)s::text[]))"
-        " GROUP BY m.label, m.unit, t ORDER BY m.label, t"
-    ).format(s=sql.Identifier(schema), tier=sql.Identifier(tier))
+@functools.lru_cache(maxsize=64)
+def perfdata_metrics(schema: str) -> bytes:
+    """A subject's metrics (all, or those of ``labels``) with their latest unit,
+    thresholds and bounds, and their perfdata problem counts (NULLs when none)."""
+    return (
+        sql.SQL(
+            "SELECT m.metric_id, m.label, m.unit, m.warn, m.crit, m.min, m.max,"
+            " pr.points, pr.last_time, pr.last_problem"
+            " FROM {s}.perfdata_metrics m LEFT JOIN {s}.perfdata_problems pr USING (metric_id)"
+            " WHERE m.host_name = %(host)s AND m.service_description = %(service)s"
+            " AND (%(labels)s::text[] IS NULL OR m.label = ANY(%(labels)s::text[]))"
+            " ORDER BY m.label"
+        )
+        .format(s=sql.Identifier(schema))
+        .as_bytes(None)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def perfdata_horizons(schema: str) -> bytes:
+    """The retention horizon (``kept_from``) of each of ``tables`` that has one."""
+    return (
+        sql.SQL(
+            "SELECT table_name, kept_from FROM {s}.{r} WHERE table_name = ANY(%(tables)s::text[])"
+        )
+        .format(s=sql.Identifier(schema), r=sql.Identifier(RETENTION))
+        .as_bytes(None)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def perfdata_thresholds(schema: str) -> bytes:
+    """Per label of ``labels``: the threshold row in force at ``start`` (the latest since
+    at or before it), then the changes after it and before ``end``, oldest first."""
+    return (
+        sql.SQL(
+            "SELECT f.* FROM unnest(%(labels)s::text[]) AS l(label), LATERAL ("
+            " SELECT t.label, t.since, t.unit, t.warn, t.crit, t.min, t.max"
+            " FROM {s}.perfdata_thresholds t"
+            " WHERE t.host_name = %(host)s AND t.service_description = %(service)s"
+            " AND t.label = l.label AND t.since <= %(start)s"
+            " ORDER BY t.since DESC LIMIT 1) f"
+            " UNION ALL"
+            " SELECT t.label, t.since, t.unit, t.warn, t.crit, t.min, t.max"
+            " FROM {s}.perfdata_thresholds t"
+            " WHERE t.host_name = %(host)s AND t.service_description = %(service)s"
+            " AND t.label = ANY(%(labels)s::text[])"
+            " AND t.since > %(start)s AND t.since < %(end)s"
+            " ORDER BY 1, 2"
+        )
+        .format(s=sql.Identifier(schema))
+        .as_bytes(None)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def perfdata_raw(schema: str) -> bytes:
+    """The points of the metrics ``ids`` in [start, end), by metric then time; ``limit``."""
+    return (
+        sql.SQL(
+            "SELECT p.metric_id, p.check_time, p.value FROM {s}.perfdata_points p"
+            " WHERE p.metric_id = ANY(%(ids)s::integer[])"
+            " AND p.check_time >= %(start)s::bigint AND p.check_time < %(end)s::bigint"
+            " ORDER BY p.metric_id, p.check_time LIMIT %(limit)s"
+        )
+        .format(s=sql.Identifier(schema))
+        .as_bytes(None)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def perfdata_tier(schema: str, table: str) -> bytes:
+    """The buckets of tier ``table`` of the metrics ``ids`` that start in [origin, end),
+    merged into windows of ``step`` from ``origin``: per window its start, samples, exact
+    sum (numeric), min, max and last value (that of the latest last_time)."""
+    return (
+        sql.SQL(
+            "SELECT r.metric_id,"
+            " %(origin)s::bigint + (r.bucket_start - %(origin)s::bigint)"
+            " / %(step)s::bigint * %(step)s::bigint AS t,"
+            " sum(r.samples)::bigint, sum(r.sum), min(r.min), max(r.max),"
+            " (array_agg(r.last_value ORDER BY r.last_time DESC)"
+            " FILTER (WHERE r.last_time IS NOT NULL))[1]"
+            " FROM {s}.{t} r WHERE r.metric_id = ANY(%(ids)s::integer[])"
+            " AND r.bucket_start >= %(origin)s::bigint AND r.bucket_start < %(end)s::bigint"
+            " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        .format(s=sql.Identifier(schema), t=sql.Identifier(table))
+        .as_bytes(None)
+    )
 
 
 def subject_site(schema: str) -> sql.Composed:

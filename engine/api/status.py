@@ -111,19 +111,24 @@ def _site(
 
 
 async def digest(request: web.Request) -> web.Response:
-    """The state digest of the rows owned by ``sites`` (all the node holds when absent)."""
+    """The state digest of the rows owned by ``sites`` (all the node holds when absent):
+    the never-expired tables, and the time-kept ones from ``since`` on when it is given
+    (``projections.digest``)."""
     ctx = context(request)
     sites = allowed_sites(request, params.optional_names(request.query, "sites"))
+    since = None
+    if (raw := request.query.get("since")) is not None:
+        since = params.instant(raw, "since")
 
     def compute() -> str:
         sink = PostgresSink.connect(ctx.node.config.dsn, ctx.schema)
         try:
-            return sink.digest(sites)
+            return sink.digest(sites, since)
         finally:
             sink.close()
 
     value = await asyncio.to_thread(compute)
-    return json({"sites": sites, "digest": value})
+    return json({"sites": sites, "since": since, "digest": value})
 
 
 async def healthz(request: web.Request) -> web.Response:

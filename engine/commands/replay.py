@@ -12,6 +12,13 @@ next write and carries on from the rebuilt offsets.
 state as it was at that instant, for a post-mortem, in ``<schema>_at_<TIME>``.
 ``--verify`` rebuilds up to the live projection's own offsets and compares the two:
 it prints the subjects whose rows differ and exits 1 if any, 0 if none.
+
+Retention (``[retention]`` of the node's file, docs/retention.md) applies to a rebuild as
+to the live projection: the history, audit trail, points and tiers are rebuilt only
+within their windows, counted from now, and the command says from when each one is.
+``--verify`` compares the time-kept tables from the later of the two projections'
+horizons on. An ``--until`` older than a table's horizon says that table has nothing
+then; the registers are rebuilt as of that instant from whatever the logs still hold.
 """
 
 from __future__ import annotations
@@ -40,12 +47,18 @@ from engine.recovery.replay import (
     prepare_target,
     read_rows,
     rebuild,
+    refuse_legacy,
+    schema_horizons,
     swap,
     time_starts,
+    within,
 )
 from engine.times import format_time, is_number, parse_time
 from projections.digest import digest
+from projections.retention import format_duration
+from projections.tables import TABLES
 from schemas.event import Event
+from schemas.types import now_us
 
 EXIT_DIFFERENT = 1
 _SHOWN = 50  # differing subjects printed at most
@@ -127,6 +140,9 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
     window = Window.of(args)
     target = args.into or _default_target(args, config, window.until)
     prepare_target(config, target, replace=args.force)
+    if args.swap:
+        # Before the rebuild, not after it: the swap writes into the live schema.
+        refuse_legacy(config.dsn, config.schema)
     starts, ends = await log_bounds(config.followed)
     if window.since is not None:  # skip what was written before it, where the brokers can say
         starts = await time_starts(config.followed, starts, ends, window.since)
@@ -134,8 +150,11 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
         starts = {
             s: {p: max(o, window.offset) for p, o in parts.items()} for s, parts in starts.items()
         }
+    horizons = retention_horizons(config, now_us())
+    for line in describe_retention(config, horizons, window.until):
+        print(line, file=sys.stderr)
     started = time.monotonic()
-    stats = await _with_progress(config, target, starts, ends, _accept(config, window))
+    stats = await _with_progress(config, target, starts, ends, _accept(config, window), horizons)
     elapsed = time.monotonic() - started
     rate = stats.total / elapsed if elapsed > 0 else 0.0
     print(
@@ -166,6 +185,7 @@ async def _with_progress(
     starts: Offsets,
     ends: Offsets,
     accept: Callable[[Event], bool],
+    horizons: dict[str, int],
 ) -> RebuildStats:
     bars = {
         site: tqdm(
@@ -184,7 +204,14 @@ async def _with_progress(
 
     try:
         return await rebuild(
-            config.dsn, target, config.followed, starts, ends, accept=accept, progress=progress
+            config.dsn,
+            target,
+            config.followed,
+            starts,
+            ends,
+            accept=accept,
+            progress=progress,
+            horizons=horizons,
         )
     finally:
         for bar in bars.values():
@@ -205,13 +232,22 @@ async def _verify(args: argparse.Namespace, config: NodeConfig) -> int:
                     f"{partitions[partition]}, before the log start {starts[site][partition]}: "
                     "retention deleted what a rebuild would need"
                 )
+    horizons = retention_horizons(config, now_us())
+    for line in describe_retention(config, horizons, None):
+        print(line, file=sys.stderr)
     try:
-        await _with_progress(config, target, starts, ends, _accept(config, Window()))
+        await _with_progress(config, target, starts, ends, _accept(config, Window()), horizons)
         rebuilt_rows = read_rows(config.dsn, target)
     finally:
         if not args.keep:
             drop_schema(config.dsn, target)
-    live_digest, rebuilt_digest = digest(live_rows), digest(rebuilt_rows)
+    # The time-kept tables from when both hold them: the later horizon of the two.
+    live_horizons = schema_horizons(config.dsn, config.schema)
+    since = {name: max(kept, live_horizons.get(name, kept)) for name, kept in horizons.items()}
+    for name, kept in live_horizons.items():
+        since.setdefault(name, kept)
+    live_rows, rebuilt_rows = within(live_rows, since), within(rebuilt_rows, since)
+    live_digest, rebuilt_digest = digest(live_rows, since=0), digest(rebuilt_rows, since=0)
     if live_digest == rebuilt_digest:
         print(f"live projection {config.schema} matches the logs: digest {live_digest}")
         return 0
@@ -225,3 +261,35 @@ async def _verify(args: argparse.Namespace, config: NodeConfig) -> int:
     if len(differing) > _SHOWN:
         print(f"  ... and {len(differing) - _SHOWN} more")
     return EXIT_DIFFERENT
+
+
+def retention_horizons(config: NodeConfig, now: int) -> dict[str, int]:
+    """From which instant each time-kept table is rebuilt: its window counted from ``now``."""
+    horizons = {}
+    for table in TABLES:
+        kept = config.retention.kept_from(table, now)
+        if kept is not None:
+            horizons[table.name] = kept
+    return horizons
+
+
+def describe_retention(
+    config: NodeConfig, horizons: dict[str, int], until: int | None
+) -> list[str]:
+    """One line per time-kept table: from when it is rebuilt, or that it has nothing."""
+    lines = []
+    for table in TABLES:
+        if table.time_column is None or not table.digested:
+            continue
+        kept = horizons.get(table.name)
+        window = format_duration(config.retention.window(table))
+        if kept is None:
+            lines.append(f"{table.name}: rebuilt whole (retention {window})")
+        elif until is not None and until <= kept:
+            lines.append(
+                f"{table.name}: nothing before --until {format_time(until)}: it is kept from "
+                f"{format_time(kept)} on (retention {window})"
+            )
+        else:
+            lines.append(f"{table.name}: rebuilt from {format_time(kept)} on (retention {window})")
+    return lines

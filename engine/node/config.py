@@ -29,6 +29,11 @@ listen = "0.0.0.0:8080"
 lease_request_period = 130.0  # seconds between its leases (SCOM's default)
 network_latency = 30.0        # seconds; a lease lasts period + 2 x latency
 
+[retention]                   # docs/retention.md; durations: "36h", "8d", "5y", "forever"
+points = "8d"                 # raw perfdata points; then tier_5m, tier_1h, tier_1d
+state_history = "400d"        # also audit_log, dead_letters, thresholds
+check_interval = "10m"        # how often the node expires and creates partitions ahead
+
 [api.tokens.alice]            # `sitelog token alice --scopes read,operate` prints one
 sha256 = "9f86d08..."         # the SHA-256 of the secret, never the secret
 scopes = ["read", "operate"]  # read, operate, admin
@@ -38,7 +43,8 @@ sites = ["paris"]             # optional: only these sites' subjects
 An environment variable overrides a key: ``SITELOG_`` + the key's path in upper case,
 with non-alphanumerics as ``_`` (``SITELOG_NODE_ROLE``, ``SITELOG_DATABASE_DSN``,
 ``SITELOG_SITES_PARIS_BOOTSTRAP_SERVERS``, ``SITELOG_API_TOKENS_ALICE_SCOPES`` as
-``read,operate``); a site or a token may be added that way too.
+``read,operate``, ``SITELOG_RETENTION_POINTS`` as ``8d``); a site or a token may be added
+that way too.
 A missing, unknown or ill-typed key is one ``ConfigError`` naming it, and so is a Kafka
 setting its ``security_protocol`` would ignore (``ssl_cafile`` on PLAINTEXT), a SASL
 protocol without ``sasl_username`` and ``sasl_password``, or a certificate file that
@@ -62,6 +68,13 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.node.tokens import ApiToken, TokenConfigError, parse_token
+from projections.retention import (
+    DEFAULT_CHECK_INTERVAL,
+    DEFAULT_RETENTION,
+    RetentionError,
+    RetentionPolicy,
+    settings_from,
+)
 from schemas.errors import InvalidEventError
 from schemas.types import check_site_name
 
@@ -111,6 +124,9 @@ class NodeConfig:
     tokens: tuple[ApiToken, ...] = ()
     lease_request_period: float = 130.0
     network_latency: float = 30.0
+    retention: RetentionPolicy = DEFAULT_RETENTION
+    #: How often the node's maintenance runs (seconds): ``engine.node.maintenance``.
+    retention_check_interval: float = DEFAULT_CHECK_INTERVAL / 1e6
 
     def __post_init__(self) -> None:
         # A role given as its text ("remote") is the same role.
@@ -167,6 +183,15 @@ def _merge_env(raw: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         raise ConfigError("api.tokens: expected a table of tokens")
     merged["tokens"] = {name: dict(v) for name, v in tokens.items()}
     _merge_token_env(merged["tokens"], env)
+    retention = raw.get("retention") or {}
+    if not isinstance(retention, dict):
+        raise ConfigError("retention: expected a table of durations ([retention])")
+    merged["retention"] = dict(retention)
+    retention_prefix = env_name("retention") + "_"
+    for var, text in env.items():
+        if var.startswith(retention_prefix):
+            # Unknown names reach settings_from, which names them as retention.<key>.
+            merged["retention"][var[len(retention_prefix) :].lower()] = text
     for section, keys in _SCALAR_KEYS.items():
         for key in keys:
             if (value := env.get(env_name(section, key))) is not None:
@@ -211,7 +236,7 @@ def _merge_token_env(tokens: dict[str, dict[str, Any]], env: Mapping[str, str]) 
 def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> NodeConfig:
     """Read a node's TOML file, apply environment overrides, validate; ConfigError if wrong."""
     raw = _read_file(Path(path))
-    unknown = sorted(set(raw) - {*_SCALAR_KEYS, "sites"})
+    unknown = sorted(set(raw) - {*_SCALAR_KEYS, "sites", "retention"})
     if unknown:
         raise ConfigError(f"unknown section [{unknown[0]}]")
     merged = _merge_env(raw, os.environ if env is None else env)
@@ -235,6 +260,11 @@ def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> 
         )
     except TokenConfigError as exc:
         raise ConfigError(str(exc)) from None
+    try:
+        policy, interval = settings_from(merged["retention"])
+    except RetentionError as exc:
+        raise ConfigError(str(exc)) from None
+    values["retention"], values["retention_check_interval"] = policy, interval / 1e6
     return _validated(values, sites)
 
 

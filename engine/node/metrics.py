@@ -45,6 +45,11 @@ class NodeMetrics:
             ["kind"],
             registry=r,
         )
+        self.points_dropped = Counter(
+            "sitelog_points_dropped",
+            "Perfdata points not kept: older than the raw points' retention horizon",
+            registry=r,
+        )
         self.appends = Counter(
             "sitelog_write_path_appends",
             "Events the write path appended to this node's site log, by command",

@@ -16,6 +16,7 @@ from engine.lifecycle import Service
 from engine.log.writer import SiteLogWriter
 from engine.node.config import NodeConfig, NodeRole
 from engine.node.default_pools import DefaultPools
+from engine.node.maintenance import Maintenance
 from engine.node.metrics import NodeMetrics
 from engine.node.projector import Projector
 from engine.node.site_status import SiteState, SiteStatus
@@ -36,6 +37,14 @@ class Node(Service):
             accept=self._keeps,
             max_batch_events=max_batch_events,
             metrics=self.metrics,
+        )
+        # Partitions ahead and retention (docs/retention.md), on a connection of its own.
+        self.maintenance = Maintenance(
+            config.dsn,
+            config.schema,
+            config.retention,
+            check_interval=config.retention_check_interval,
+            registry=self.metrics.registry,
         )
         self.writer = SiteLogWriter(config.site, config.sites[config.site])
         self.write_path = WritePath(
@@ -74,7 +83,8 @@ class Node(Service):
         return self.projector.status
 
     async def start(self) -> None:
-        await self.projector.start()
+        await self.projector.start()  # creates the projection's tables maintenance keeps
+        await self.maintenance.start()
         try:
             await self.writer.start()
         except BrokerUnavailableError as exc:
@@ -94,4 +104,5 @@ class Node(Service):
             await self.writer.stop()
         except BrokerUnavailableError as exc:
             log.warning("%s", exc)
+        await self.maintenance.stop()
         await self.projector.stop()

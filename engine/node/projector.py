@@ -349,7 +349,11 @@ class Projector:
     async def _write(self, changes: Changes) -> None:
         if self._sink is None:
             raise ProjectionReplacedError(f"projection {self.schema} has no connection")
-        await asyncio.to_thread(self._sink.write, changes)
+        sink = self._sink
+        dropped = sink.series.dropped_points
+        await asyncio.to_thread(sink.write, changes)
+        if sink.series.dropped_points > dropped:
+            self.metrics.points_dropped.inc(sink.series.dropped_points - dropped)
 
     def _committed(self, batches: list[ReadBatch], changes: Changes) -> None:
         for batch in batches:

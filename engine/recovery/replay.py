@@ -36,6 +36,8 @@ from projections.digest import canonical
 from projections.fold import fold_batch
 from projections.postgres import PostgresSink, connect
 from projections.postgres_bulk import BulkSink
+from projections.postgres_layout import RETENTION, layout_complete, read_horizons
+from projections.postgres_legacy import refuse_legacy_layout
 from projections.rows import OffsetRow
 from projections.state import Changes, ProjectionState
 from projections.tables import OFFSETS, TABLES
@@ -122,9 +124,11 @@ async def rebuild(
     *,
     accept: Callable[[Event], bool] | None = None,
     progress: Progress | None = None,
+    horizons: Mapping[str, int] | None = None,
 ) -> RebuildStats:
-    """Fold every site's records in [starts, ends) into the fresh schema ``schema``."""
-    sink = await asyncio.to_thread(_fresh_sink, dsn, schema)
+    """Fold every site's records in [starts, ends) into the fresh schema ``schema``;
+    the time-kept tables only from their ``horizons`` on (``projections.retention``)."""
+    sink = await asyncio.to_thread(_fresh_sink, dsn, schema, horizons or {})
     queue: asyncio.Queue[ReadBatch | None] = asyncio.Queue(maxsize=8)
     stats = RebuildStats()
     readers = [
@@ -142,10 +146,37 @@ async def rebuild(
     return stats
 
 
-def _fresh_sink(dsn: str, schema: str) -> BulkSink:
+def _fresh_sink(dsn: str, schema: str, horizons: Mapping[str, int]) -> BulkSink:
     sink = BulkSink(connect(dsn), schema)
     sink.create_tables()
+    # The sinks leave out what is older than a table's horizon, as the live one does.
+    write_horizons(sink.conn, schema, horizons)
     return sink
+
+
+def write_horizons(conn: psycopg.Connection[Any], schema: str, horizons: Mapping[str, int]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL(
+                "INSERT INTO {}.{} (table_name, kept_from) VALUES (%s, %s)"
+                " ON CONFLICT (table_name) DO UPDATE SET kept_from = EXCLUDED.kept_from"
+            ).format(sql.Identifier(schema), sql.Identifier(RETENTION)),
+            list(horizons.items()),
+        )
+
+
+def refuse_legacy(dsn: str, schema: str) -> None:
+    """LegacyLayoutError if ``schema`` has an older sitelog's layout (``sitelog migrate``)."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        refuse_legacy_layout(cur, schema)
+
+
+def schema_horizons(dsn: str, schema: str) -> dict[str, int]:
+    """The retention horizons of projection ``schema`` (none for a schema without them)."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        if not layout_complete(cur, schema):
+            return {}
+        return read_horizons(cur, schema)
 
 
 async def _read(
@@ -262,6 +293,21 @@ def live_snapshot(dsn: str, schema: str) -> tuple[Offsets, dict[str, list[tuple[
 def read_rows(dsn: str, schema: str) -> dict[str, list[tuple[Any, ...]]]:
     with PostgresSink.connect(dsn, schema) as sink:
         return sink.read_rows()
+
+
+def within(
+    rows: Mapping[str, list[tuple[Any, ...]]], since: Mapping[str, int]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of time-kept tables from their instant in ``since`` on (others whole)."""
+    out = {}
+    for table in TABLES:
+        kept = rows.get(table.name, [])
+        start = since.get(table.name)
+        if table.time_column is not None and start is not None:
+            at = table.column_names.index(table.time_column)
+            kept = [r for r in kept if r[at] is not None and r[at] >= start]
+        out[table.name] = list(kept)
+    return out
 
 
 def compare(

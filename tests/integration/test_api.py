@@ -343,6 +343,17 @@ async def test_history_perfdata_replication_digest(
     assert central_digest["digest"] == paris_digest["digest"]
     status, lyon = await deployment.get(http_session, "central", "/api/v1/digest", sites="lyon")
     assert lyon["digest"] != central_digest["digest"]
+    # From instant 0 on, the history and perfdata count too, and the nodes still agree.
+    whole = {}
+    for node, token in (("central", "reader"), ("paris", "paris-reader")):
+        status, answer = await deployment.get(
+            http_session, node, "/api/v1/digest", sites="paris", since="0", token=token
+        )
+        assert status == 200 and answer["since"] == 0
+        whole[node] = answer["digest"]
+    assert whole["central"] == whole["paris"] != central_digest["digest"]
+    status, bad = await deployment.get(http_session, "central", "/api/v1/digest", since="soon")
+    assert status == 400 and "since" in bad["error"]["message"]
 
 
 async def test_errors_are_json_4xx(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,9 +35,10 @@ from engine.recovery.dead_letters import Retried, retry
 from engine.recovery.replay import drop_schema
 from projections.errors import ProjectionReplacedError
 from projections.postgres import PostgresSink
+from projections.retention import RetentionPolicy
 from projections.rows import OffsetRow
 from projections.state import Changes
-from projections.tables import OFFSETS
+from projections.tables import OFFSETS, PERFDATA_5M, PERFDATA_POINTS
 from schemas.codec import MAGIC, Codec, event_to_record
 from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
@@ -444,3 +446,95 @@ def test_an_unreachable_database_is_one_line_and_exit_2(broker: str, tmp_path: P
         assert done.stderr.strip().splitlines() == [
             done.stderr.strip().splitlines()[0]
         ] and done.stderr.startswith("sitelog: error: PostgreSQL at 127.0.0.1:1/lost:")
+
+
+DAY = 86_400_000_000
+
+
+def test_a_rebuild_keeps_each_table_within_its_window_and_says_so(
+    broker: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    # A result every 6 hours for 20 days; raw points kept 8 days, the 5-minute tier 10.
+    policy = RetentionPolicy(points=8 * DAY, tier_5m=10 * DAY)
+    config = dataclasses.replace(_config(broker, pg_dsn), retention=policy)
+    toml = _toml(config, tmp_path / "node.toml")
+    toml.write_text(toml.read_text() + '[retention]\npoints = "8d"\ntier_5m = "10d"\n')
+    now = now_us()
+    host = f"kept-{uuid.uuid4().hex[:6]}"
+    checks = [now - 20 * DAY + i * DAY // 4 for i in range(80)]
+    events = [_load_result(host, i, at) for i, at in enumerate(checks)]
+
+    async def scenario() -> str:
+        async with SiteLogWriter("paris", KafkaSettings(broker)) as writer:
+            await writer.append_many(events)
+        async with _node(config) as node:
+            await _projected(node, broker)
+            verified = await asyncio.to_thread(sitelog, "replay", "--config", str(toml), "--verify")
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            return verified.stderr
+
+    said = asyncio.run(scenario())
+    assert "perfdata_points: rebuilt from" in said and "(retention 8d)" in said
+    target = f"{config.schema}_kept"
+    done = sitelog("replay", "--config", str(toml), "--into", target, timeout=120)
+    assert done.returncode == 0, done.stderr
+    points_from = policy.kept_from(PERFDATA_POINTS, now)
+    tier_from = policy.kept_from(PERFDATA_5M, now)
+    assert points_from is not None and tier_from is not None
+    try:
+        with psycopg.connect(pg_dsn) as conn:
+            rows = {
+                table: conn.execute(
+                    sql.SQL(
+                        "SELECT min({t}), count(*) FROM {s}.{n} JOIN {s}.perfdata_metrics m"
+                        " USING (metric_id) WHERE m.host_name = %s"
+                    ).format(
+                        t=sql.Identifier(time),
+                        s=sql.Identifier(target),
+                        n=sql.Identifier(table),
+                    ),
+                    (host,),
+                ).fetchone()
+                for table, time in (
+                    ("perfdata_points", "check_time"),
+                    ("perfdata_5m", "bucket_start"),
+                    ("perfdata_1h", "bucket_start"),
+                )
+            }
+    finally:
+        drop_schema(pg_dsn, target)
+    # Raw points and the 5-minute tier from their horizons on; the hourly tier has the
+    # buckets of the points kept (an older point is kept nowhere, as in the live sink).
+    assert rows["perfdata_points"] == (
+        min(t for t in checks if t >= points_from),
+        len([t for t in checks if t >= points_from]),
+    )
+    kept = [t for t in checks if t >= points_from]
+    fives, hours = rows["perfdata_5m"], rows["perfdata_1h"]
+    assert fives is not None and hours is not None
+    assert fives[1] == len([t for t in kept if t - t % 300_000_000 >= tier_from])
+    assert hours[1] == len(kept)
+    # Back to 15 days ago: no raw point then, and the command says so.
+    past = sitelog(
+        "replay", "--config", str(toml), "--until", str(now - 15 * DAY), "--into", target
+    )
+    drop_schema(pg_dsn, target)
+    assert past.returncode == 0, past.stderr
+    assert "perfdata_points: nothing before --until" in past.stderr
+    assert "perfdata_1h: rebuilt from" in past.stderr
+
+
+def _load_result(host: str, seq: int, at: int) -> Event:
+    payload = ServiceCheckResult(
+        host_name=host,
+        service_description="load",
+        state=ServiceState.OK,
+        state_type=StateType.HARD,
+        attempt=1,
+        max_attempts=3,
+        output=f"seq={seq}",
+        perfdata=f"load1={seq}",
+        check_time=at,
+    )
+    clock = HybridLogicalClock(wall_ms=lambda: at // 1000)
+    return Event.create(payload, site="paris", origin="poller-1", clock=clock)

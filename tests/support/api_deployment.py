@@ -26,6 +26,7 @@ from engine.node.tokens import ApiToken, make_token
 from engine.web import NodeServer
 from projections.pools import DEFAULT_OBSERVER, DEFAULT_POOLS
 from projections.quorum import pool_names
+from projections.retention import DEFAULT_RETENTION, RetentionPolicy
 from projections.tables import POOL_LEASES
 from schemas.configuration import HostDefined, ServiceDefined, SiteDefined
 from schemas.event import Event
@@ -181,7 +182,9 @@ def _tokens(
 
 
 @asynccontextmanager
-async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIterator[Deployment]:
+async def start_deployment(
+    pg_dsn: str, feed_capacity: int = 100_000, retention: RetentionPolicy = DEFAULT_RETENTION
+) -> AsyncIterator[Deployment]:
     tag = uuid.uuid4().hex[:8]
     with test_broker() as broker:
         kafka = KafkaSettings(broker.bootstrap_servers)
@@ -211,6 +214,7 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
                 listen="127.0.0.1:0",
                 sites={s: kafka for s in SITES},
                 tokens=central_tokens,
+                retention=retention,
                 # One default observer lease at start, none during the tests.
                 lease_request_period=3600.0,
             )
@@ -225,6 +229,7 @@ async def start_deployment(pg_dsn: str, feed_capacity: int = 100_000) -> AsyncIt
                 listen="127.0.0.1:0",
                 sites={s: kafka for s in ("central", "paris")},
                 tokens=paris_tokens,
+                retention=retention,
             )
         )
         async with AsyncExitStack() as stack:

@@ -8,6 +8,7 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.node.config import env_name, load
+from projections.retention import DAY, DEFAULT_RETENTION, HOUR, MINUTE
 
 REMOTE = """
 [node]
@@ -122,3 +123,38 @@ def test_pool_settings_default_to_scom_and_can_be_set(tmp_path: Path) -> None:
         load(write(tmp_path, REMOTE + "[pools]\nlease_request_period = 0\n"), env={})
     with pytest.raises(ConfigError, match=r"^unknown key pools.lease$"):
         load(write(tmp_path, REMOTE + "[pools]\nlease = 3\n"), env={})
+
+
+def test_retention_defaults_and_durations_from_the_file_and_the_environment(
+    tmp_path: Path,
+) -> None:
+    defaults = load(write(tmp_path, REMOTE), env={})
+    assert defaults.retention == DEFAULT_RETENTION
+    assert defaults.retention_check_interval == 600.0
+    text = REMOTE + '[retention]\npoints = "36h"\ntier_1d = "forever"\ncheck_interval = "1m"\n'
+    config = load(write(tmp_path, text), env={"SITELOG_RETENTION_DEAD_LETTERS": "5y"})
+    assert config.retention.points == 36 * HOUR
+    assert config.retention.tier_1d is None
+    assert config.retention.dead_letters == 5 * 365 * DAY
+    assert config.retention.tier_5m == DEFAULT_RETENTION.tier_5m
+    assert config.retention_check_interval == MINUTE / 1e6
+
+
+@pytest.mark.parametrize(
+    ("section", "env", "message"),
+    [
+        ('points = "8 days"', {}, r"^retention.points: '8 days' is not a duration"),
+        ("points = 8", {}, r"^retention.points: expected a duration such as \"8d\""),
+        ('colour = "8d"', {}, r"^unknown key retention.colour$"),
+        ("", {"SITELOG_RETENTION_COLOUR": "8d"}, r"^unknown key retention.colour$"),
+        ("", {"SITELOG_RETENTION_TIER_5M": "0d"}, r"^retention.tier_5m: '0d' must be longer"),
+        ('tier_5m = "7d"', {}, r"^retention.tier_5m: 7d is shorter than retention.points \(8d\)"),
+        ('tier_1h = "forever"', {}, r"^retention.tier_1d: 1826d is shorter than retention.tier_1h"),
+        ('check_interval = "forever"', {}, r"^retention.check_interval: must be a duration"),
+    ],
+)
+def test_bad_retention_is_one_error_naming_the_key(
+    tmp_path: Path, section: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(write(tmp_path, REMOTE + f"[retention]\n{section}\n"), env=env)

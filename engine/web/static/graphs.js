@@ -1,9 +1,9 @@
 // The perfdata graphs of the subject detail page: one uPlot per metric label, from the
 // API's perfdata answer (GET .../perfdata?from=&to=, read with the console's session).
 //
-// - The API decides the resolution (raw points up to 6 h, else 5-minute rollups merged
-//   into windows of `step`); the page says which one it shows, in .resolution
-//   (data-resolution="raw" or "rollup").
+// - The API decides the resolution (raw points up to 6 h, else the rollup tier of 5-minute,
+//   hourly or daily averages that fits the range, merged into windows of `step`); the page
+//   says which one it shows, in .resolution (data-resolution="raw" or "rollup", data-tier).
 // - Gaps are drawn as gaps, never interpolated: a null is put between two points further
 //   apart than 2.5 times the median interval (raw), or than 1.5 times the larger of the
 //   step and the median interval (rollups: at least one window missing, whatever the
@@ -52,15 +52,20 @@
   // ---- what the page says ----------------------------------------------------------
   function minutes(us) {
     const m = Math.round(us / 60e6);
+    if (m >= 1440 && m % 1440 === 0) return m / 1440 + (m === 1440 ? " day" : " days");
     return m < 60 || m % 60 ? m + " min" : m / 60 + " h";
   }
+
+  // The rollup tier the API read (its answer's `tier`), as the page names it.
+  const TIERS = { "5m": "5-minute averages", "1h": "hourly averages", "1d": "daily averages" };
 
   const stamp = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
   function describe(answer) {
     const span = stamp.format(new Date(answer.from / 1000)) + " – " + stamp.format(new Date(answer.to / 1000));
     if (answer.resolution === "raw") return "Resolution: raw points (every result), " + span + ".";
-    return "Resolution: 5-minute averages (rollup, step " + minutes(answer.step) + "), " + span + ".";
+    const tier = TIERS[answer.tier] || "averages";
+    return "Resolution: " + tier + " (rollup, step " + minutes(answer.step) + "), " + span + ".";
   }
 
   function localInput(us) {
@@ -220,6 +225,7 @@
     section.dataset.shownTo = answer.to;
     resolution.dataset.resolution = answer.resolution;
     resolution.dataset.step = answer.step || "";
+    resolution.dataset.tier = answer.tier || "";
     resolution.textContent = describe(answer);
     if (!answer.series.length) {
       const empty = document.createElement("p");
@@ -250,6 +256,7 @@
       failure.textContent = "The graphs could not be read: " + error.message;
       failure.hidden = false;
       resolution.dataset.resolution = "";
+      resolution.dataset.tier = "";
       resolution.textContent = "No graph.";
     } finally {
       if (mine === asked) section.removeAttribute("aria-busy");
