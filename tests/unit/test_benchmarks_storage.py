@@ -71,6 +71,7 @@ def test_growth_per_day_is_the_mean_slope_between_two_days() -> None:
 def test_bad_options_are_refused_in_one_line(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    code: int | str | None
     try:
         code = storage.main(argv)
     except SystemExit as exit_:  # argparse's own refusals
