@@ -37,6 +37,7 @@ from benchmarks.storage_data import (
     site_metrics,
 )
 from projections.postgres import PostgresSink
+from projections.postgres_blocks import seal
 from projections.postgres_legacy import legacy_ddl
 from projections.rollups import BUCKET
 
@@ -100,6 +101,8 @@ class SizeFigures:
     legacy_seconds: float
     #: The points' index once rebuilt (REINDEX): what a closed day's partition could be.
     reindexed_points_index: int
+    #: The same points once their days are sealed into blocks (projections.postgres_blocks).
+    sealed: Size
 
     def per_point(self, size: Size | int) -> float:
         return (size.total if isinstance(size, Size) else size) / self.points
@@ -198,6 +201,18 @@ def measure(dsn: str, services: int, interval: int, days: float) -> SizeFigures:
         # appends inside the key range); rebuilt, it is packed at its 90% fillfactor.
         cur.execute("REINDEX TABLE bench_new.perfdata_points")
         reindexed = relation_size(cur, "bench_new", "perfdata_points").index
+    # The days over, as the node's maintenance seals them: one row per metric and hour.
+    with psycopg.connect(dsn) as conn:
+        seal(conn, "bench_new", end + 3 * DAY)
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("VACUUM")
+        sealed = relation_size(cur, "bench_new", "perfdata_blocks")
+        cur.execute(
+            "SELECT coalesce(sum(cardinality(check_times)), 0) FROM bench_new.perfdata_blocks"
+        )
+        in_blocks = cur.fetchone()
+        left = relation_size(cur, "bench_new", "perfdata_points").total
     assert stored and stored[0] == points, f"new layout holds {stored} of {points} points"
     assert stored_legacy and stored_legacy[0] == points, f"previous layout: {stored_legacy}"
-    return SizeFigures(points, new, legacy_sizes, new_seconds, legacy_seconds, reindexed)
+    assert in_blocks and in_blocks[0] == points and left == 0, f"sealed {in_blocks} of {points}"
+    return SizeFigures(points, new, legacy_sizes, new_seconds, legacy_seconds, reindexed, sealed)

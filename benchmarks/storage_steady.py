@@ -24,12 +24,13 @@ from benchmarks.harness import note
 from benchmarks.storage_data import DAY, EPOCH, SECOND, first_changes, point_changes, site_metrics
 from benchmarks.storage_size import relation_size
 from projections.postgres import PostgresSink
+from projections.postgres_blocks import seal
 from projections.postgres_expiry import create_ahead, expire
 from projections.retention import RetentionPolicy
 
 SCHEMA = "bench_steady"
 TABLES = {
-    "points": ("perfdata_points",),
+    "points": ("perfdata_points", "perfdata_blocks"),
     "5m": ("perfdata_5m",),
     "1h": ("perfdata_1h",),
     "1d": ("perfdata_1d",),
@@ -91,6 +92,7 @@ def run(dsn: str, services: int, interval: int, days: int, policy: RetentionPoli
             seconds = time.perf_counter() - started
             create_ahead(conn, SCHEMA, end)
             report = expire(conn, SCHEMA, policy, end)
+            seal(conn, SCHEMA, end + 2 * 3_600_000_000)  # as the node's maintenance does
             dropped = sum(len(t.dropped) for t in report.tables.values())
             out.append(_sizes(conn, day + 1, dropped, seconds))
             d = out[-1]
@@ -111,6 +113,9 @@ def _sizes(conn: psycopg.Connection[Any], day: int, dropped: int, seconds: float
             key: sum(relation_size(cur, SCHEMA, t).total for t in names)
             for key, names in TABLES.items()
         }
-        cur.execute(f"SELECT count(*) FROM {SCHEMA}.perfdata_points")
+        cur.execute(
+            f"SELECT (SELECT count(*) FROM {SCHEMA}.perfdata_points)"
+            f" + (SELECT coalesce(sum(cardinality(check_times)), 0) FROM {SCHEMA}.perfdata_blocks)"
+        )
         kept = int((cur.fetchone() or (0,))[0])
     return Day(day, database, tables, kept, dropped, seconds)

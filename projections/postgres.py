@@ -27,6 +27,7 @@ from psycopg import sql
 
 from projections.digest import Since, digest
 from projections.errors import ProjectionReplacedError
+from projections.postgres_blocks import BLOCKS, read_sealed_before
 from projections.postgres_columns import add_missing_columns
 from projections.postgres_errors import place_of, translated, translating
 from projections.postgres_layout import (
@@ -36,6 +37,7 @@ from projections.postgres_layout import (
     copy_projection,
     create_layout,
     layout_complete,
+    partitions_of,
     read_horizons,
 )
 from projections.postgres_legacy import refuse_legacy_layout
@@ -44,7 +46,7 @@ from projections.rows import DeadLetterRow, OffsetRow
 from projections.sink import Offsets, RowsByTable
 from projections.state import Changes
 from projections.table import Table
-from projections.tables import DEAD_LETTERS, OFFSETS, PERFDATA_POINTS, STATES, TABLES
+from projections.tables import DAY, DEAD_LETTERS, OFFSETS, PERFDATA_POINTS, STATES, TABLES
 
 _COPY_TYPES = {
     "text": "text",
@@ -216,7 +218,8 @@ class PostgresSink:
     def _ensure_partitions(self, changes: Changes) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             horizons = read_horizons(cur, self.schema)
-        needs: dict[Table[Any], list[int]] = {}
+            sealed_before = read_sealed_before(cur, self.schema)
+        needs: dict[tuple[str, int], list[int]] = {}
         points = [p.check_time for p in changes.appended(PERFDATA_POINTS)]
         for table in PARTITIONED:
             if table in SERIES_TABLES:
@@ -229,8 +232,15 @@ class PostgresSink:
             kept_from = horizons.get(table.name)
             if kept_from is not None:
                 instants = [t for t in instants if t >= kept_from]
+            if table is PERFDATA_POINTS and instants:
+                # A point of a sealed day goes to its block (projections.postgres_blocks):
+                # its day's blocks partition, whatever sealing does until the write reads
+                # how far it went; a sealed day needs no points partition again.
+                needs[BLOCKS, DAY] = instants
+                if sealed_before is not None:
+                    instants = [t for t in instants if t >= sealed_before]
             if instants:
-                needs[table] = instants
+                needs[partitions_of(table)] = instants
         if needs:
             self.partitions.ensure(self.conn, needs)
 

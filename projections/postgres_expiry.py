@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from projections.postgres_blocks import BLOCKS
 from projections.postgres_errors import translated
 from projections.postgres_layout import PARTITIONED, RETENTION, read_horizons
 from projections.postgres_partitions import create_partition, list_partitions, missing_ranges
 from projections.table import Table
-from projections.tables import TABLES
+from projections.tables import PERFDATA_POINTS, TABLES
 
 if TYPE_CHECKING:
     from projections.retention import RetentionPolicy
@@ -150,23 +151,26 @@ def expire(
                 continue
             done = report.tables[table.name] = TableExpiry(table.name, horizons[table.name])
             if table in PARTITIONED:
-                _drop_partitions(conn, schema, table, done)
+                _drop_partitions(conn, schema, table.name, done)
             else:
                 _delete_rows(conn, schema, table, done)
+            if table is PERFDATA_POINTS:
+                # Sealed points are points too (projections.postgres_blocks).
+                _drop_partitions(conn, schema, BLOCKS, done)
     return report
 
 
 def _drop_partitions(
-    conn: psycopg.Connection[Any], schema: str, table: Table[Any], done: TableExpiry
+    conn: psycopg.Connection[Any], schema: str, table: str, done: TableExpiry
 ) -> None:
-    parent = _name(schema, table.name)
+    parent = _name(schema, table)
     with conn.cursor() as cur:
         # First what an interrupted run left: a detach pending, a table detached.
         cur.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace "
             "WHERE n.nspname = %s AND p.relname = %s AND i.inhdetachpending",
-            (schema, table.name),
+            (schema, table),
         )
         for (pending,) in cur.fetchall():
             cur.execute(
@@ -174,9 +178,9 @@ def _drop_partitions(
                     parent, _name(schema, pending)
                 )
             )
-        for orphan in _detached(cur, schema, table.name, done.kept_from):
+        for orphan in _detached(cur, schema, table, done.kept_from):
             _drop(cur, schema, orphan, done)
-        for partition in list_partitions(cur, schema, table.name):
+        for partition in list_partitions(cur, schema, table):
             if partition.end > done.kept_from:
                 continue  # it may hold a row within the window
             size = _size(cur, schema, partition.name)

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from projections.postgres_asof import asof_functions
+from projections.postgres_blocks import BLOCKS, MOVED, SEALING, blocks_ddl
 from projections.postgres_partitions import (
     Partition,
     create_partition,
@@ -40,6 +41,7 @@ __all__ = [
     "copy_projection",
     "create_layout",
     "layout_complete",
+    "partitions_of",
     "read_horizons",
 ]
 
@@ -48,6 +50,12 @@ GENERATION = "generation"
 #: Per time-kept table, the instant from which its rows are kept.
 RETENTION = "retention"
 PARTITIONED: tuple[Table[Any], ...] = tuple(t for t in TABLES if t.partition_span is not None)
+#: What creating a partition raises when another connection created one meanwhile.
+_RACED = (
+    psycopg.errors.DuplicateTable,
+    psycopg.errors.UniqueViolation,
+    psycopg.errors.InvalidObjectDefinition,
+)
 
 
 def _name(schema: str, name: str) -> sql.Composed:
@@ -56,7 +64,7 @@ def _name(schema: str, name: str) -> sql.Composed:
 
 def layout_complete(cur: psycopg.Cursor[Any], schema: str) -> bool:
     """Whether every table of the layout exists in ``schema``."""
-    names = [t.name for t in TABLES] + [GENERATION, RETENTION]
+    names = [t.name for t in TABLES] + [GENERATION, RETENTION, BLOCKS, SEALING]
     cur.execute(
         "SELECT count(*) FROM unnest(%s::text[]) AS n "
         "WHERE to_regclass(quote_ident(%s) || '.' || quote_ident(n)) IS NOT NULL",
@@ -80,7 +88,7 @@ def create_layout(cur: psycopg.Cursor[Any], schema: str) -> None:
                         sql.SQL(", ").join(map(sql.Identifier, index)),
                     )
                 )
-    for statement in ddl(schema):
+    for statement in (*ddl(schema), *blocks_ddl(schema)):
         cur.execute(statement)
     cur.execute(asof_functions(schema))
     generation = _name(schema, GENERATION)
@@ -135,24 +143,55 @@ class PartitionCache:
         self._known = None
 
     def ensure(
-        self, conn: psycopg.Connection[Any], needs: Mapping[Table[Any], Iterable[int]]
+        self, conn: psycopg.Connection[Any], needs: Mapping[tuple[str, int], Iterable[int]]
     ) -> list[str]:
         """Create, each in a short transaction of its own (a new partition locks its
-        parent), the partitions the instants of ``needs`` fall in; their names."""
+        parent), the partitions the instants of ``needs`` fall in, by (table name, span)
+        (``partitions_of``); their names."""
         created = []
         if self._known is None:
             with conn.transaction(), conn.cursor() as cur:
-                self._known = {
-                    t.name: list_partitions(cur, self.schema, t.name) for t in PARTITIONED
-                }
-        for table, instants in needs.items():
-            assert table.partition_span is not None, table
-            known = self._known[table.name]
-            for start, end in missing_ranges(known, table.partition_span, instants):
-                with conn.transaction(), conn.cursor() as cur:
-                    created.append(create_partition(cur, self.schema, table.name, start, end))
-                known.append(Partition(start, end, created[-1]))
+                names = [t.name for t in PARTITIONED] + [BLOCKS]
+                self._known = {n: list_partitions(cur, self.schema, n) for n in names}
+        for (table, span), instants in needs.items():
+            instants = list(instants)
+            for attempt in range(3):
+                try:
+                    created += self._create(conn, table, span, instants)
+                    break
+                except _RACED:
+                    # Another connection (the node's maintenance creating ahead) made one
+                    # meanwhile: read them again and cut to what is still missing.
+                    if attempt == 2:
+                        raise
+                    with conn.transaction(), conn.cursor() as cur:
+                        self._known[table] = list_partitions(cur, self.schema, table)
         return created
+
+    def _create(
+        self, conn: psycopg.Connection[Any], table: str, span: int, instants: list[int]
+    ) -> list[str]:
+        assert self._known is not None
+        known = self._known[table]
+        created = []
+        for start, end in missing_ranges(known, span, instants):
+            with conn.transaction(), conn.cursor() as cur:
+                name = create_partition(cur, self.schema, table, start, end)
+                # IF NOT EXISTS skips a table of that name made meanwhile: it must cover.
+                if not any(
+                    p.start <= start and end <= p.end
+                    for p in list_partitions(cur, self.schema, table)
+                ):
+                    raise psycopg.errors.DuplicateTable(f"{name} exists with other bounds")
+            created.append(name)
+            known.append(Partition(start, end, name))
+        return created
+
+
+def partitions_of(table: Table[Any]) -> tuple[str, int]:
+    """A partitioned table's key in ``PartitionCache.ensure``: its name and span."""
+    assert table.partition_span is not None, table
+    return table.name, table.partition_span
 
 
 def copy_projection(cur: psycopg.Cursor[Any], source: str, target: str) -> None:
@@ -172,6 +211,19 @@ def copy_projection(cur: psycopg.Cursor[Any], source: str, target: str) -> None:
         cur.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                 _name(target, table.name), columns, columns, _name(source, table.name)
+            )
+        )
+    # The sealed points: their blocks, and up to when they are sealed.
+    for partition in list_partitions(cur, target, BLOCKS):
+        cur.execute(sql.SQL("DROP TABLE {}").format(_name(target, partition.name)))
+    for partition in list_partitions(cur, source, BLOCKS):
+        create_partition(cur, target, BLOCKS, partition.start, partition.end)
+    for name in (BLOCKS, SEALING, MOVED):
+        if name != BLOCKS:
+            cur.execute(sql.SQL("TRUNCATE {}").format(_name(target, name)))
+        cur.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                _name(target, name), _name(source, name)
             )
         )
     # New metrics of the target get ids after the ones copied.

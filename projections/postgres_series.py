@@ -29,6 +29,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from projections.postgres_blocks import (
+    append_sealed,
+    points_source,
+    read_sealed_before,
+    sealed_rows,
+)
 from projections.rollups import TIERS
 from projections.rows import MetricRow, PointRow
 from projections.state import Changes
@@ -148,10 +154,13 @@ def _tier_upsert(
     )
 
 
-def insert_points_and_tiers(schema: str, source: str) -> sql.Composed:
+def insert_points_and_tiers(
+    schema: str, source: str, sealed_before: int | None = None
+) -> sql.Composed:
     """One statement inserting the points of table ``source`` (metric_id, check_time,
     value, value_text, problem; one row per key) and adding the ones it really inserted
-    to every tier and to the problem counts."""
+    to every tier and to the problem counts. Points older than ``sealed_before`` go to
+    their blocks instead, if new (``projections.postgres_blocks``)."""
     s = sql.Identifier(schema)
     tiers = sql.SQL(",\n").join(
         sql.SQL("{} AS ({})").format(
@@ -159,13 +168,33 @@ def insert_points_and_tiers(schema: str, source: str) -> sql.Composed:
         )
         for tier in TIERS
     )
-    return sql.SQL("""
+    head = sql.SQL("""
     WITH inserted AS (
         INSERT INTO {s}.perfdata_points (metric_id, check_time, value)
         SELECT metric_id, check_time, value FROM {source}
         ON CONFLICT DO NOTHING RETURNING metric_id, check_time),
     new AS MATERIALIZED (
-        SELECT p.* FROM inserted JOIN {source} p USING (metric_id, check_time)),
+        SELECT p.* FROM inserted JOIN {source} p USING (metric_id, check_time)),""").format(
+        s=s, source=sql.SQL(source)
+    )
+    if sealed_before is not None:
+        head = sql.SQL("""
+    WITH sealed AS MATERIALIZED ({sealed_rows}),
+    appended AS ({append}),
+    inserted AS (
+        INSERT INTO {s}.perfdata_points (metric_id, check_time, value)
+        SELECT metric_id, check_time, value FROM {source} WHERE check_time >= {sealed_before}
+        ON CONFLICT DO NOTHING RETURNING metric_id, check_time),
+    new AS MATERIALIZED (
+        SELECT p.* FROM inserted JOIN {source} p USING (metric_id, check_time)
+        UNION ALL SELECT * FROM sealed),""").format(
+            sealed_rows=sealed_rows(schema, source, sealed_before),
+            append=append_sealed(schema),
+            s=s,
+            source=sql.SQL(source),
+            sealed_before=sql.Literal(sealed_before),
+        )
+    return sql.SQL("""{head}
     {tiers}
     INSERT INTO {s}.perfdata_problems AS r
     SELECT metric_id, count(*), max(check_time),
@@ -176,7 +205,7 @@ def insert_points_and_tiers(schema: str, source: str) -> sql.Composed:
         last_problem = CASE WHEN EXCLUDED.last_time > r.last_time
                             THEN EXCLUDED.last_problem ELSE r.last_problem END,
         last_time = greatest(r.last_time, EXCLUDED.last_time)
-    """).format(s=s, source=sql.SQL(source), tiers=tiers)
+    """).format(head=head, s=s, tiers=tiers)
 
 
 def insert_all(schema: str, source: str, horizons: dict[str, int]) -> list[sql.Composed]:
@@ -288,7 +317,13 @@ class SeriesStore:
                     for row in rows:
                         copy.write_row(row)
                 if self.bulk_table is None:
-                    cur.execute(insert_points_and_tiers(self.schema, _STAGE_POINTS))
+                    sealed_before = read_sealed_before(cur, self.schema)
+                    if sealed_before is not None and min(r[1] for r in rows) < sealed_before:
+                        cur.execute(
+                            insert_points_and_tiers(self.schema, _STAGE_POINTS, sealed_before)
+                        )
+                    else:
+                        cur.execute(insert_points_and_tiers(self.schema, _STAGE_POINTS))
                 else:
                     cur.execute(
                         sql.SQL(
@@ -400,6 +435,12 @@ class SeriesStore:
                 " x.last_time, x.last_problem FROM {}.perfdata_problems x"
                 " JOIN {}.perfdata_metrics m USING (metric_id)"
             ).format(s, s)
+        elif table is PERFDATA_POINTS:
+            # Sealed or not (projections.postgres_blocks), once each.
+            query = sql.SQL(
+                "SELECT m.host_name, m.service_description, m.label, x.check_time, x.value"
+                " FROM {} x JOIN {}.perfdata_metrics m USING (metric_id)"
+            ).format(points_source(self.schema), s)
         else:
             stored = [c for c in table.stored_names if c not in PERFDATA_METRICS.primary_key]
             query = sql.SQL(

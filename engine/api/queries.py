@@ -17,6 +17,7 @@ from psycopg import sql
 
 from engine.api.params import encode_cursor
 from projections import postgres_asof
+from projections.postgres_blocks import BLOCK
 from projections.postgres_layout import RETENTION
 from projections.table import Table
 from projections.tables import STATES
@@ -332,12 +333,20 @@ def perfdata_raw(schema: str) -> bytes:
     """The points of the metrics ``ids`` in [start, end), by metric then time; ``limit``."""
     return (
         sql.SQL(
-            "SELECT p.metric_id, p.check_time, p.value FROM {s}.perfdata_points p"
+            # Points of open days, and of sealed days (projections.postgres_blocks); a
+            # point being sealed is in both for a moment, hence DISTINCT ON.
+            "SELECT DISTINCT ON (metric_id, check_time) metric_id, check_time, value FROM ("
+            " SELECT p.metric_id, p.check_time, p.value FROM {s}.perfdata_points p"
             " WHERE p.metric_id = ANY(%(ids)s::integer[])"
             " AND p.check_time >= %(start)s::bigint AND p.check_time < %(end)s::bigint"
-            " ORDER BY p.metric_id, p.check_time LIMIT %(limit)s"
+            " UNION ALL SELECT b.metric_id, u.check_time, u.value FROM {s}.perfdata_blocks b,"
+            " unnest(b.check_times, b.point_values) AS u(check_time, value)"
+            " WHERE b.metric_id = ANY(%(ids)s::integer[])"
+            " AND b.block_start > %(start)s::bigint - {block} AND b.block_start < %(end)s::bigint"
+            " AND u.check_time >= %(start)s::bigint AND u.check_time < %(end)s::bigint"
+            ") AS points ORDER BY metric_id, check_time LIMIT %(limit)s"
         )
-        .format(s=sql.Identifier(schema))
+        .format(s=sql.Identifier(schema), block=sql.Literal(BLOCK))
         .as_bytes(None)
     )
 

@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from engine.lifecycle import Lifecycle, Service
 from engine.node.projector import RETRY_FIRST
 from projections.postgres import connect
+from projections.postgres_blocks import seal
 from projections.postgres_expiry import (
     ExpiryReport,
     TableStats,
@@ -190,6 +191,7 @@ class Maintenance(Service):
                 now = self._clock()
                 created = create_ahead(self._conn, self.schema, now)
                 report = expire(self._conn, self.schema, self.policy, now)
+                sealed = seal(self._conn, self.schema, now)
                 stats = table_stats(self._conn, self.schema)
             except SitelogError as exc:
                 self._failed(exc)
@@ -203,6 +205,8 @@ class Maintenance(Service):
         back = " (PostgreSQL answers again)" if self._outage else ""
         self._outage = False
         ahead = f"; {len(created)} partitions created ahead" if created else ""
+        if sealed:
+            ahead += f"; sealed {', '.join(sealed)} into blocks"
         log.info("maintenance of %s%s: %s%s", self.schema, back, report.summary(), ahead)
         return True
 

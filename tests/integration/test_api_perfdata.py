@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -25,7 +25,6 @@ from psycopg import sql
 
 from engine.api.series import MAX_BUCKETS, MAX_WINDOWS, RAW_SPAN, plan
 from projections.model import InMemoryProjection
-from projections.retention import RetentionPolicy
 from projections.rollups import EXACT, TIERS, TIERS_BY_NAME, Tier, rollup_rows
 from projections.rows import PointRow
 from projections.tables import (
@@ -38,6 +37,7 @@ from schemas.event import Event
 from schemas.monitoring import ServiceCheckResult
 from schemas.types import ServiceState, StateType, now_us
 from tests.support.api_deployment import Deployment, start_deployment
+from tests.support.retention import KEEP_ALL
 
 #: The async tests share the session's loop, as the deployment does.
 asynchronous = pytest.mark.asyncio(loop_scope="session")
@@ -79,7 +79,6 @@ def perfdata_at(k: int, t: int, now: int) -> str:
 
 #: Nothing expires: these tests write 400 days of results (the default retention would
 #: leave out points older than 8 days) and move the horizons themselves.
-KEEP_ALL = RetentionPolicy(**{f.name: None for f in fields(RetentionPolicy)})
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -46,6 +46,7 @@ from schemas.configuration import HostDefined
 from schemas.event import Event
 from tests.support.brokers import test_broker
 from tests.support.kafka_proxy import KafkaProxy
+from tests.support.retention import KEEP_ALL
 
 PARTITIONS = list(range(DEFAULT_PARTITIONS))
 
@@ -323,6 +324,7 @@ def test_a_log_replaced_and_refilled_while_the_node_was_away_stops_only_its_site
                 listen="127.0.0.1:0",
                 sites=sites,
                 lease_request_period=3600.0,
+                retention=KEEP_ALL,  # the simulation's results are dated 2023
             )
         )
         command = asyncio.run(_command_about_the_stopped_site(node, lost))
@@ -423,6 +425,7 @@ def test_a_broker_that_lost_its_disk_stops_the_own_site_and_its_commands(
                 sites={"central": KafkaSettings(proxy.address, connect_timeout=15.0), site: kafka},
                 tokens=(token,),
                 lease_request_period=3600.0,
+                retention=KEEP_ALL,
             )
         )
         asyncio.run(_lose_the_disk(node, broker, direct, proxy, site, secret))

@@ -36,6 +36,7 @@ from schemas.event import Event
 from schemas.hlc import HybridLogicalClock
 from schemas.json_form import event_to_json
 from tests.support.cli import sitelog
+from tests.support.retention import KEEP_ALL_TOML
 from tests.support.scenarios import numbered_check
 
 PARTITIONS = 4
@@ -246,7 +247,7 @@ def node_toml(path: Path, site: str, bootstrap: str, dsn: str, schema: str) -> P
         f'[node]\nname = "{site}-1"\nrole = "remote"\nsite = "{site}"\n'
         f'[database]\ndsn = "{dsn}"\nschema = "{schema}"\n'
         f'[sites.central]\nbootstrap_servers = "{bootstrap}"\n'
-        f'[sites.{site}]\nbootstrap_servers = "{bootstrap}"\n'
+        f'[sites.{site}]\nbootstrap_servers = "{bootstrap}"\n' + KEEP_ALL_TOML
     )
     return path
 

@@ -41,6 +41,7 @@ from schemas.event import Event
 from schemas.types import now_us
 from tests.support.brokers import CONTRACT_BROKERS, test_broker
 from tests.support.kafka_proxy import KafkaProxy
+from tests.support.retention import KEEP_ALL, KEEP_ALL_TOML
 
 SITELOG = str(Path(sys.executable).with_name("sitelog"))
 HOSTS = [f"paris-host-{i:04d}" for i in range(10)]
@@ -63,6 +64,7 @@ def node_config(
         schema=f"s_{uuid.uuid4().hex[:8]}",
         listen="127.0.0.1:0",
         sites={s: KafkaSettings(b, connect_timeout=3.0) for s, b in sites.items()},
+        retention=KEEP_ALL,  # the simulation's results are dated 2023
     )
 
 
@@ -247,6 +249,7 @@ def write_config(path: Path, config: NodeConfig, api: str = "", token: str = "")
     path.write_text(
         f'[node]\nname = "{config.name}"\nrole = "{config.role}"\nsite = "{config.site}"\n\n'
         f'[database]\ndsn = "{config.dsn}"\nschema = "{config.schema}"\n\n{sites}'
+        + KEEP_ALL_TOML
         + (f'[api]\nlisten = "{api}"\n\n' if api else "")
         + token
     )

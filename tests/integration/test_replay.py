@@ -47,6 +47,7 @@ from schemas.registry import SchemaRegistry, WriterSchema, load_current_schema
 from schemas.types import ServiceState, StateType, now_us
 from tests.support.brokers import test_broker
 from tests.support.cli import sitelog
+from tests.support.retention import KEEP_ALL, KEEP_ALL_TOML
 
 PARTITIONS = range(4)
 
@@ -75,16 +76,17 @@ def _config(bootstrap: str, dsn: str) -> NodeConfig:
         schema=f"r_{uuid.uuid4().hex[:8]}",
         listen="127.0.0.1:0",
         sites={s: KafkaSettings(bootstrap, connect_timeout=5.0) for s in ("central", "paris")},
+        retention=KEEP_ALL,  # the simulation's results are dated 2023
     )
 
 
-def _toml(config: NodeConfig, path: Path) -> Path:
+def _toml(config: NodeConfig, path: Path, retention: str = KEEP_ALL_TOML) -> Path:
     bootstrap = config.sites["paris"].bootstrap_servers
     path.write_text(
         f'[node]\nname = "{config.name}"\nrole = "remote"\nsite = "paris"\n'
         f'[database]\ndsn = "{config.dsn}"\nschema = "{config.schema}"\n'
         f'[sites.central]\nbootstrap_servers = "{bootstrap}"\n'
-        f'[sites.paris]\nbootstrap_servers = "{bootstrap}"\n'
+        f'[sites.paris]\nbootstrap_servers = "{bootstrap}"\n' + retention
     )
     return path
 
@@ -214,6 +216,7 @@ def _central(bootstrap: str, dsn: str) -> NodeConfig:
         schema=f"c_{uuid.uuid4().hex[:8]}",
         listen="127.0.0.1:0",
         sites={s: KafkaSettings(bootstrap, connect_timeout=5.0) for s in ("central", "paris")},
+        retention=KEEP_ALL,
     )
 
 
@@ -457,8 +460,7 @@ def test_a_rebuild_keeps_each_table_within_its_window_and_says_so(
     # A result every 6 hours for 20 days; raw points kept 8 days, the 5-minute tier 10.
     policy = RetentionPolicy(points=8 * DAY, tier_5m=10 * DAY)
     config = dataclasses.replace(_config(broker, pg_dsn), retention=policy)
-    toml = _toml(config, tmp_path / "node.toml")
-    toml.write_text(toml.read_text() + '[retention]\npoints = "8d"\ntier_5m = "10d"\n')
+    toml = _toml(config, tmp_path / "node.toml", '[retention]\npoints = "8d"\ntier_5m = "10d"\n')
     now = now_us()
     host = f"kept-{uuid.uuid4().hex[:6]}"
     checks = [now - 20 * DAY + i * DAY // 4 for i in range(80)]
