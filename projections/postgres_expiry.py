@@ -156,7 +156,8 @@ def expire(
                 _delete_rows(conn, schema, table, done)
             if table is PERFDATA_POINTS:
                 # Sealed points are points too (projections.postgres_blocks).
-                _drop_partitions(conn, schema, BLOCKS, done)
+                blocks = report.tables[BLOCKS] = TableExpiry(BLOCKS, done.kept_from)
+                _drop_partitions(conn, schema, BLOCKS, blocks)
     return report
 
 
@@ -272,6 +273,7 @@ def create_ahead(conn: psycopg.Connection[Any], schema: str, now: int) -> list[s
 def table_stats(conn: psycopg.Connection[Any], schema: str) -> dict[str, TableStats]:
     """Every table's bytes and estimated rows, a partitioned one's summed over its
     partitions (``reltuples`` is -1 until a table is first analysed: counted as 0)."""
+    names = [*(t.name for t in TABLES), BLOCKS]  # the sealed points' blocks too
     with translated(f"reading table sizes of {schema}"), conn.transaction(), conn.cursor() as cur:
         cur.execute(
             "SELECT p.relname, sum(pg_total_relation_size(c.oid)), "
@@ -280,7 +282,7 @@ def table_stats(conn: psycopg.Connection[Any], schema: str) -> dict[str, TableSt
             "LEFT JOIN pg_inherits i ON i.inhparent = p.oid AND p.relkind = 'p' "
             "JOIN pg_class c ON c.oid = CASE WHEN p.relkind = 'p' THEN i.inhrelid ELSE p.oid END "
             "WHERE n.nspname = %s AND p.relname = ANY(%s) GROUP BY p.relname",
-            (schema, [t.name for t in TABLES]),
+            (schema, names),
         )
         found = {name: TableStats(int(size), int(rows)) for name, size, rows in cur}
-    return {t.name: found.get(t.name, TableStats(0, 0)) for t in TABLES}
+    return {name: found.get(name, TableStats(0, 0)) for name in names}

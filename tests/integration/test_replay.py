@@ -48,6 +48,7 @@ from schemas.types import ServiceState, StateType, now_us
 from tests.support.brokers import test_broker
 from tests.support.cli import sitelog
 from tests.support.retention import KEEP_ALL, KEEP_ALL_TOML
+from tests.support.scenarios import numbered_check
 
 PARTITIONS = range(4)
 
@@ -464,7 +465,7 @@ def test_a_rebuild_keeps_each_table_within_its_window_and_says_so(
     now = now_us()
     host = f"kept-{uuid.uuid4().hex[:6]}"
     checks = [now - 20 * DAY + i * DAY // 4 for i in range(80)]
-    events = [_load_result(host, i, at) for i, at in enumerate(checks)]
+    events = [numbered_check(host, i, _clock_at(at), "paris", at) for i, at in enumerate(checks)]
 
     async def scenario() -> str:
         async with SiteLogWriter("paris", KafkaSettings(broker)) as writer:
@@ -526,17 +527,6 @@ def test_a_rebuild_keeps_each_table_within_its_window_and_says_so(
     assert "perfdata_1h: rebuilt from" in past.stderr
 
 
-def _load_result(host: str, seq: int, at: int) -> Event:
-    payload = ServiceCheckResult(
-        host_name=host,
-        service_description="load",
-        state=ServiceState.OK,
-        state_type=StateType.HARD,
-        attempt=1,
-        max_attempts=3,
-        output=f"seq={seq}",
-        perfdata=f"load1={seq}",
-        check_time=at,
-    )
-    clock = HybridLogicalClock(wall_ms=lambda: at // 1000)
-    return Event.create(payload, site="paris", origin="poller-1", clock=clock)
+def _clock_at(instant: int) -> HybridLogicalClock:
+    """A clock whose wall reads ``instant``: the result is stamped when it was checked."""
+    return HybridLogicalClock(wall_ms=lambda: instant // 1000)

@@ -253,8 +253,11 @@ def scenarios(draw: st.DrawFn, max_actions: int = 60) -> Scenario:
     return builder.scenario
 
 
-def numbered_check(host: str, seq: int, clock: HybridLogicalClock, site: str) -> Event:
-    """A check result of ``host`` whose state, output, perfdata and check time come from ``seq``."""
+def numbered_check(
+    host: str, seq: int, clock: HybridLogicalClock, site: str, check_time: int | None = None
+) -> Event:
+    """A check result of ``host`` whose state, output, perfdata and check time (unless
+    given) come from ``seq``."""
     payload = ServiceCheckResult(
         host_name=host,
         service_description="load",
@@ -264,7 +267,7 @@ def numbered_check(host: str, seq: int, clock: HybridLogicalClock, site: str) ->
         max_attempts=3,
         output=f"seq={seq}",
         perfdata=f"load1={seq}",
-        check_time=seq,
+        check_time=seq if check_time is None else check_time,
     )
     return Event.create(payload, site=site, origin="poller-1", clock=clock)
 
