@@ -17,10 +17,9 @@ A schema of today's layout has nothing to convert: it says so and exits 0.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from engine.commands.options import add_command
+from engine.commands.options import add_command, add_database_options
 from engine.errors import ConfigError
 from engine.node import config as node_config
 from projections.postgres import connect
@@ -34,16 +33,7 @@ def register(commands: Any) -> None:
         commands, "migrate", "convert a projection made by an older sitelog", __doc__
     )
     parser.add_argument("--config", help="the node's TOML file (database and retention)")
-    parser.add_argument(
-        "--dsn",
-        default=os.environ.get("SITELOG_DSN"),
-        help="without --config: PostgreSQL connection string (env SITELOG_DSN)",
-    )
-    parser.add_argument(
-        "--schema",
-        default=os.environ.get("SITELOG_SCHEMA", "sitelog"),
-        help="without --config: schema of the projection (env SITELOG_SCHEMA)",
-    )
+    add_database_options(parser, "without --config: ")
     parser.add_argument(
         "--keep-old", action="store_true", help="keep the old tables, renamed legacy_<name>"
     )

@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-__all__ = ["add_command", "env_option"]
+__all__ = ["add_command", "add_database_options", "env_option"]
 
 
 def env_option(
@@ -26,6 +26,19 @@ def env_option(
     """Add ``flag``, defaulting to ``$env`` (else ``default``); the help names the variable."""
     parser.add_argument(
         flag, default=os.environ.get(env, default), help=f"{help} (env {env})", **kwargs
+    )
+
+
+def add_database_options(parser: argparse.ArgumentParser, qualifier: str = "") -> None:
+    """``--dsn`` and ``--schema`` of a projection, from ``$SITELOG_DSN`` and
+    ``$SITELOG_SCHEMA`` (default ``sitelog``); ``qualifier`` starts their help."""
+    env_option(parser, "--dsn", "SITELOG_DSN", f"{qualifier}PostgreSQL connection string")
+    env_option(
+        parser,
+        "--schema",
+        "SITELOG_SCHEMA",
+        f"{qualifier}PostgreSQL schema of the projection",
+        default="sitelog",
     )
 
 

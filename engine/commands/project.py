@@ -15,7 +15,7 @@ import signal
 import sys
 from typing import Any
 
-from engine.commands.options import add_command
+from engine.commands.options import add_command, add_database_options
 from engine.errors import ConfigError
 from engine.log.kafka import KafkaSettings
 from engine.node.projector import Projector
@@ -26,16 +26,7 @@ def register(commands: Any) -> None:
     parser = add_command(
         commands, "project", "follow site logs into a PostgreSQL projection", __doc__
     )
-    parser.add_argument(
-        "--dsn",
-        default=os.environ.get("SITELOG_DSN"),
-        help="PostgreSQL connection string (env SITELOG_DSN)",
-    )
-    parser.add_argument(
-        "--schema",
-        default=os.environ.get("SITELOG_SCHEMA", "sitelog"),
-        help="PostgreSQL schema of the projection (env SITELOG_SCHEMA)",
-    )
+    add_database_options(parser)
     parser.add_argument(
         "--site",
         action="append",
