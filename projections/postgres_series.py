@@ -412,10 +412,6 @@ class SeriesStore:
             )
         return list(rows.values())
 
-    def point_times(self, changes: Changes) -> list[int]:
-        """The check times of a batch's points (for the partitions they need)."""
-        return [p.check_time for p in changes.appended(PERFDATA_POINTS)]
-
     def read_rows(
         self, cur: psycopg.Cursor[Any], table: Table[Any], sites: Collection[str] | None
     ) -> list[tuple[Any, ...]]:

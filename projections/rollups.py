@@ -58,11 +58,6 @@ TIERS_BY_NAME = {tier.name: tier for tier in TIERS}
 BUCKET = TIERS[0].bucket
 
 
-def bucket_start(check_time: int) -> int:
-    """The start of the 5-minute bucket holding ``check_time``."""
-    return TIERS[0].bucket_start(check_time)
-
-
 def exact(value: float) -> Decimal:
     """A value as the sink sums it: its shortest decimal form."""
     return Decimal(repr(value))
