@@ -21,6 +21,9 @@ whoever meets an error retries or stops by asking it, never by the order of its
     │   └── LegacyLayoutError            projections
     ├── RetentionError                   projections
     ├── ConfigError                      engine
+    │   ├── DeclarationError             engine
+    │   ├── PlanError                    engine
+    │   └── NagiosObjectError            engine
     ├── IngestStateError                 engine
     ├── EmbeddedServiceError             engine
     ├── LifecycleError                   engine
