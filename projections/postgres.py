@@ -41,6 +41,7 @@ from projections.postgres_layout import (
     read_horizons,
 )
 from projections.postgres_legacy import refuse_legacy_layout
+from projections.postgres_lock import lock_projection
 from projections.postgres_series import SERIES_TABLES, SeriesStore
 from projections.rows import DeadLetterRow, OffsetRow
 from projections.sink import Offsets, RowsByTable
@@ -182,11 +183,7 @@ class PostgresSink:
 
     def _lock(self, cur: psycopg.Cursor[Any], *, exclusive: bool) -> None:
         """Writers share the projection's lock; replacing it takes the lock alone."""
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        cur.execute(
-            sql.SQL("SELECT {}(hashtext(%s))").format(sql.Identifier(function)),
-            (f"sitelog projection {self.schema}",),
-        )
+        lock_projection(cur, self.schema, exclusive=exclusive)
 
     def finish(self) -> None:
         """Nothing is pending: each write committed all of its batch (``projections.sink``)."""

@@ -32,6 +32,7 @@ import psycopg
 from psycopg import sql
 
 from projections.postgres_errors import translated
+from projections.postgres_lock import autocommit, lock_projection
 from projections.postgres_partitions import create_partition, list_partitions, missing_ranges
 from projections.tables import DAY
 
@@ -142,9 +143,7 @@ def seal(
     sealed: list[str] = []
     with translated(f"sealing the points of {schema}"):
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sitelog projection {schema}",)
-            )
+            lock_projection(cur, schema, exclusive=True)
             current = read_sealed_before(cur, schema)
             if current is None or until > current:
                 cur.execute(sql.SQL("DELETE FROM {}").format(_name(schema, SEALING)))
@@ -198,24 +197,19 @@ def _move(conn: psycopg.Connection[Any], schema: str, start: int, end: int, name
 def _detach_and_drop(conn: psycopg.Connection[Any], schema: str, name: str) -> None:
     # DETACH ... CONCURRENTLY cannot run in a transaction block, and does not block the
     # writer. One left pending by a crash is finished instead (FINALIZE).
-    previous = conn.autocommit
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
+    with autocommit(conn), conn.cursor() as cur:
+        cur.execute(
+            "SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s",
+            (schema, name),
+        )
+        row = cur.fetchone()
+        if row is not None:
+            how = sql.SQL("FINALIZE" if row[0] else "CONCURRENTLY")
             cur.execute(
-                "SELECT i.inhdetachpending FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = %s AND c.relname = %s",
-                (schema, name),
-            )
-            row = cur.fetchone()
-            if row is not None:
-                how = sql.SQL("FINALIZE" if row[0] else "CONCURRENTLY")
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} DETACH PARTITION {} {}").format(
-                        _name(schema, "perfdata_points"), _name(schema, name), how
-                    )
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {} {}").format(
+                    _name(schema, "perfdata_points"), _name(schema, name), how
                 )
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_name(schema, name)))
-    finally:
-        conn.autocommit = previous
+            )
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_name(schema, name)))

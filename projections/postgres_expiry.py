@@ -25,8 +25,6 @@ lost server is a ``DatabaseUnavailableError``, which the node's maintenance retr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +35,7 @@ from psycopg import sql
 from projections.postgres_blocks import BLOCKS
 from projections.postgres_errors import translated
 from projections.postgres_layout import PARTITIONED, RETENTION, read_horizons
+from projections.postgres_lock import autocommit, lock_projection
 from projections.postgres_partitions import create_partition, list_partitions, missing_ranges
 from projections.table import Table
 from projections.tables import PERFDATA_POINTS, TABLES
@@ -106,18 +105,6 @@ def _name(schema: str, name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
-@contextmanager
-def _autocommit(conn: psycopg.Connection[Any]) -> Iterator[None]:
-    """The connection in autocommit for the block (DETACH CONCURRENTLY needs it)."""
-    previous = conn.autocommit
-    conn.autocommit = True
-    try:
-        yield
-    finally:
-        if not conn.closed:
-            conn.autocommit = previous
-
-
 def expire(
     conn: psycopg.Connection[Any], schema: str, policy: RetentionPolicy, now: int
 ) -> ExpiryReport:
@@ -126,16 +113,10 @@ def expire(
     ``conn`` must not be in a transaction; it is left as it was (autocommit or not).
     """
     report = ExpiryReport()
-    with translated(f"expiring projection {schema}"), _autocommit(conn):
-        wanted: dict[str, int] = {}
-        for table in TABLES:
-            instant = policy.kept_from(table, now)
-            if instant is not None:
-                wanted[table.name] = instant
+    with translated(f"expiring projection {schema}"), autocommit(conn):
+        wanted = policy.horizons(now)
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sitelog projection {schema}",)
-            )
+            lock_projection(cur, schema, exclusive=True)
             for name, instant in wanted.items():
                 cur.execute(
                     sql.SQL(

@@ -44,6 +44,7 @@ from projections.postgres_columns import add_missing_columns
 from projections.postgres_errors import translated
 from projections.postgres_layout import GENERATION, RETENTION, create_layout
 from projections.postgres_legacy import legacy_tables
+from projections.postgres_lock import lock_projection
 from projections.postgres_partitions import create_partition, list_partitions, missing_ranges
 from projections.postgres_series import _tier_upsert
 from projections.retention import RetentionPolicy
@@ -142,7 +143,7 @@ def migrate(
     """Convert ``schema`` from the previous layout (see the module's docstring)."""
     report = MigrationReport(schema)
     with translated(f"migrating projection {schema}"), conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"sitelog projection {schema}",))
+        lock_projection(cur, schema, exclusive=True)
         cur.execute("SELECT FROM pg_namespace WHERE nspname = %s", (schema,))
         if cur.fetchone() is None:
             raise DatabaseError(f"there is no projection {schema} (no such schema) to convert")

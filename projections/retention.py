@@ -136,6 +136,15 @@ class RetentionPolicy:
         """The instant from which ``table`` keeps its rows at ``now`` (``kept_from``)."""
         return kept_from(table, self.window(table), now)
 
+    def horizons(self, now: int) -> dict[str, int]:
+        """``kept_from`` at ``now`` of every table that has a window, by table name."""
+        out = {}
+        for table in TABLES:
+            kept = self.kept_from(table, now)
+            if kept is not None:
+                out[table.name] = kept
+        return out
+
     def describe(self) -> str:
         """``points=8d tier_5m=35d ...``, for logs."""
         return " ".join(f"{k}={format_duration(getattr(self, k))}" for k in KEYS)

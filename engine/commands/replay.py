@@ -150,7 +150,7 @@ async def _rebuild(args: argparse.Namespace, config: NodeConfig) -> int:
         starts = {
             s: {p: max(o, window.offset) for p, o in parts.items()} for s, parts in starts.items()
         }
-    horizons = retention_horizons(config, now_us())
+    horizons = config.retention.horizons(now_us())
     for line in describe_retention(config, horizons, window.until):
         print(line, file=sys.stderr)
     started = time.monotonic()
@@ -232,7 +232,7 @@ async def _verify(args: argparse.Namespace, config: NodeConfig) -> int:
                     f"{partitions[partition]}, before the log start {starts[site][partition]}: "
                     "retention deleted what a rebuild would need"
                 )
-    horizons = retention_horizons(config, now_us())
+    horizons = config.retention.horizons(now_us())
     for line in describe_retention(config, horizons, None):
         print(line, file=sys.stderr)
     try:
@@ -261,16 +261,6 @@ async def _verify(args: argparse.Namespace, config: NodeConfig) -> int:
     if len(differing) > _SHOWN:
         print(f"  ... and {len(differing) - _SHOWN} more")
     return EXIT_DIFFERENT
-
-
-def retention_horizons(config: NodeConfig, now: int) -> dict[str, int]:
-    """From which instant each time-kept table is rebuilt: its window counted from ``now``."""
-    horizons = {}
-    for table in TABLES:
-        kept = config.retention.kept_from(table, now)
-        if kept is not None:
-            horizons[table.name] = kept
-    return horizons
 
 
 def describe_retention(
